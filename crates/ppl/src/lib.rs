@@ -1,0 +1,1 @@
+//! Probabilistic programming over vectorized reverse-mode autodiff.

@@ -1,0 +1,3 @@
+//! Repository automation: `cargo xtask validate [--quick]` and `cargo xtask tidy`.
+
+fn main() {}
