@@ -1,0 +1,202 @@
+//! The reverse sweep: propagates adjoints from the output back to every node.
+
+use super::shape::Broadcast;
+use super::tape::{Bin, Inner, Op, Un};
+use crate::special;
+
+/// Adjoint of a unary op given input `x`, output `y` and output adjoint `g`.
+#[inline]
+fn unary_adjoint(op: Un, x: f64, y: f64, g: f64) -> f64 {
+    match op {
+        Un::Neg => -g,
+        Un::Exp => g * y,
+        Un::Ln => g / x,
+        Un::Ln1p => g / (1.0 + x),
+        Un::ExpM1 => g * (y + 1.0),
+        Un::Sqrt => g * 0.5 / y,
+        Un::Square => 2.0 * g * x,
+        Un::Sin => g * x.cos(),
+        Un::Cos => -g * x.sin(),
+        Un::Tanh => g * (1.0 - y * y),
+        Un::Sigmoid => g * y * (1.0 - y),
+        Un::Softplus => g * special::sigmoid(x),
+        Un::LnGamma => g * special::digamma(x),
+        Un::LogNdtr => g * special::d_log_ndtr(x),
+        Un::Powi(0) => 0.0,
+        Un::Powi(n) => g * n as f64 * x.powi(n - 1),
+        Un::Powf(p) => {
+            if p == 0.0 {
+                0.0
+            } else {
+                g * p * x.powf(p - 1.0)
+            }
+        }
+        Un::AddC(_) => g,
+        Un::MulC(c) => g * c,
+        Un::DivC(c) => g / c,
+        Un::RSubC(_) => -g,
+        Un::RDivC(_) => -g * y / x,
+    }
+}
+
+/// Partial derivatives (∂/∂a, ∂/∂b) of a binary op.
+#[inline]
+fn binary_partials(op: Bin, a: f64, b: f64, y: f64) -> (f64, f64) {
+    match op {
+        Bin::Add => (1.0, 1.0),
+        Bin::Sub => (1.0, -1.0),
+        Bin::Mul => (b, a),
+        Bin::Div => (1.0 / b, -y / b),
+        Bin::Pow => {
+            let da = if b == 0.0 { 0.0 } else { b * a.powf(b - 1.0) };
+            // d/db aᵇ = aᵇ ln a; its limit is 0 where aᵇ = 0 (a = 0, b > 0).
+            let db = if y == 0.0 { 0.0 } else { y * a.ln() };
+            (da, db)
+        }
+    }
+}
+
+/// Runs the reverse sweep from node `out` (whose adjoint is already seeded).
+pub(crate) fn sweep(inner: &mut Inner, out: u32) {
+    let Inner { nodes, vals, aux, ids, idx, customs, adj, .. } = inner;
+    for k in (0..=out as usize).rev() {
+        let node = nodes[k];
+        if !node.grad {
+            continue;
+        }
+        let len = node.shape.len();
+        let (before, here) = adj.split_at_mut(node.off);
+        let g = &here[..len];
+        if g.iter().all(|&x| x == 0.0) {
+            continue;
+        }
+        let y = &vals[node.off..node.off + len];
+        match node.op {
+            Op::Leaf => {}
+            Op::Unary(op, a) => {
+                let p = nodes[a as usize];
+                if !p.grad {
+                    continue;
+                }
+                let x = &vals[p.off..p.off + len];
+                let pa = &mut before[p.off..p.off + len];
+                for i in 0..len {
+                    pa[i] += unary_adjoint(op, x[i], y[i], g[i]);
+                }
+            }
+            Op::Binary(op, a, b) => {
+                let (na, nb) = (nodes[a as usize], nodes[b as usize]);
+                let (ma, mb) = (Broadcast::new(na.shape, node.shape), Broadcast::new(nb.shape, node.shape));
+                for i in 0..len {
+                    let (ia, ib) = (na.off + ma.index(i), nb.off + mb.index(i));
+                    let (da, db) = binary_partials(op, vals[ia], vals[ib], y[i]);
+                    if na.grad {
+                        before[ia] += g[i] * da;
+                    }
+                    if nb.grad {
+                        before[ib] += g[i] * db;
+                    }
+                }
+            }
+            Op::Sum(a) => {
+                let p = nodes[a as usize];
+                for v in &mut before[p.off..p.off + p.shape.len()] {
+                    *v += g[0];
+                }
+            }
+            Op::Dot(a, b) => {
+                let (na, nb) = (nodes[a as usize], nodes[b as usize]);
+                let n = na.shape.len();
+                for i in 0..n {
+                    let (xa, xb) = (vals[na.off + i], vals[nb.off + i]);
+                    if na.grad {
+                        before[na.off + i] += g[0] * xb;
+                    }
+                    if nb.grad {
+                        before[nb.off + i] += g[0] * xa;
+                    }
+                }
+            }
+            Op::LogSumExp(a) => {
+                let p = nodes[a as usize];
+                let n = p.shape.len();
+                if y[0].is_finite() {
+                    for i in 0..n {
+                        before[p.off + i] += g[0] * (vals[p.off + i] - y[0]).exp();
+                    }
+                }
+            }
+            Op::Gather { a, idx_off, rows, row } => {
+                let p = nodes[a as usize];
+                for (r, &src) in idx[idx_off..idx_off + rows].iter().enumerate() {
+                    for c in 0..row {
+                        before[p.off + src * row + c] += g[r * row + c];
+                    }
+                }
+            }
+            Op::Broadcast(a) => {
+                let p = nodes[a as usize];
+                let m = Broadcast::new(p.shape, node.shape);
+                for i in 0..len {
+                    before[p.off + m.index(i)] += g[i];
+                }
+            }
+            Op::Reshape(a) => {
+                let p = nodes[a as usize];
+                for i in 0..len {
+                    before[p.off + i] += g[i];
+                }
+            }
+            Op::Slice { a, start } => {
+                let p = nodes[a as usize];
+                for i in 0..len {
+                    before[p.off + start + i] += g[i];
+                }
+            }
+            Op::Concat { ids_off, n } => {
+                let mut at = 0;
+                for &pid in &ids[ids_off..ids_off + n as usize] {
+                    let p = nodes[pid as usize];
+                    let l = p.shape.len();
+                    if p.grad {
+                        for i in 0..l {
+                            before[p.off + i] += g[at + i];
+                        }
+                    }
+                    at += l;
+                }
+            }
+            Op::Partials { ids_off, n, aux_off } => {
+                for (j, &pid) in ids[ids_off..ids_off + n as usize].iter().enumerate() {
+                    let p = nodes[pid as usize];
+                    let m = Broadcast::new(p.shape, node.shape);
+                    let d = &aux[aux_off + j * len..aux_off + (j + 1) * len];
+                    match m {
+                        Broadcast::Same => {
+                            let pa = &mut before[p.off..p.off + len];
+                            for i in 0..len {
+                                pa[i] += g[i] * d[i];
+                            }
+                        }
+                        Broadcast::Scalar => {
+                            before[p.off] += g.iter().zip(d).map(|(a, b)| a * b).sum::<f64>();
+                        }
+                        Broadcast::Strided { .. } => {
+                            for i in 0..len {
+                                before[p.off + m.index(i)] += g[i] * d[i];
+                            }
+                        }
+                    }
+                }
+            }
+            Op::Custom { ids_off, n, k } => {
+                for (j, &pid) in ids[ids_off..ids_off + n as usize].iter().enumerate() {
+                    let p = nodes[pid as usize];
+                    if p.grad {
+                        customs[k as usize].vjp(g, j, &mut before[p.off..p.off + p.shape.len()]);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,692 @@
+//! The tape: an arena of vector-valued nodes evaluated eagerly and differentiated in reverse.
+
+use std::cell::RefCell;
+
+use super::shape::{Broadcast, Shape};
+use crate::error::PplError;
+use crate::special;
+
+/// A caller-supplied vector-Jacobian product for [`Tape::custom`].
+///
+/// `bridge` uses this to put neural likelihoods on the tape: the forward value and the
+/// partial derivatives are computed outside, and only their product with the output
+/// adjoint flows back.
+pub trait Vjp {
+    /// Adds `out_adjoint`ᵀ · ∂output/∂input\[`input`\] into `input_adjoint`
+    /// (which has the shape of that input).
+    fn vjp(&self, out_adjoint: &[f64], input: usize, input_adjoint: &mut [f64]);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Un {
+    Neg,
+    Exp,
+    Ln,
+    Ln1p,
+    ExpM1,
+    Sqrt,
+    Square,
+    Sin,
+    Cos,
+    Tanh,
+    Sigmoid,
+    Softplus,
+    LnGamma,
+    LogNdtr,
+    Powi(i32),
+    Powf(f64),
+    AddC(f64),
+    MulC(f64),
+    DivC(f64),
+    /// c − x
+    RSubC(f64),
+    /// c / x
+    RDivC(f64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Bin {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Op {
+    Leaf,
+    Unary(Un, u32),
+    Binary(Bin, u32, u32),
+    Sum(u32),
+    Dot(u32, u32),
+    LogSumExp(u32),
+    /// Rows of `a` selected by `idx[idx_off..idx_off + rows]`, each row `row` elements.
+    Gather { a: u32, idx_off: usize, rows: usize, row: usize },
+    Broadcast(u32),
+    Reshape(u32),
+    Concat { ids_off: usize, n: u32 },
+    /// Elements `start..start + len` of `a`.
+    Slice { a: u32, start: usize },
+    /// Elementwise output with stored partials: for each differentiable input `j`
+    /// (`ids[ids_off + j]`), `aux[aux_off + j·len + i]` is ∂out\[i\]/∂input\[map(i)\].
+    Partials { ids_off: usize, n: u32, aux_off: usize },
+    Custom { ids_off: usize, n: u32, k: u32 },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Node {
+    pub(crate) off: usize,
+    pub(crate) shape: Shape,
+    pub(crate) op: Op,
+    /// Whether any leaf variable is upstream (constants need no adjoint).
+    pub(crate) grad: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) vals: Vec<f64>,
+    pub(crate) aux: Vec<f64>,
+    pub(crate) ids: Vec<u32>,
+    pub(crate) idx: Vec<usize>,
+    pub(crate) customs: Vec<Box<dyn Vjp>>,
+    pub(crate) adj: Vec<f64>,
+    pub(crate) error: Option<PplError>,
+}
+
+/// A reverse-mode autodiff tape whose nodes are vectors (a 10,000-element plate is one node).
+///
+/// Values are computed eagerly as operations are recorded, so a [`Var`] always has a
+/// value; [`Tape::backward`] then fills adjoints for every node. Operations that fail
+/// (shape mismatch, index out of range) do not panic: they record the first error on
+/// the tape (see [`Tape::error`]) and produce NaN, so model code can use plain operators.
+///
+/// ```
+/// use ppl::Tape;
+/// let tape = Tape::new();
+/// let x = tape.vector(&[1.0, 2.0, 3.0]);
+/// let y = (x * x).sum(); // Σ x²
+/// tape.backward(y).unwrap();
+/// assert_eq!(y.scalar(), 14.0);
+/// assert_eq!(x.grad(), vec![2.0, 4.0, 6.0]);
+/// ```
+#[derive(Default)]
+pub struct Tape {
+    pub(crate) inner: RefCell<Inner>,
+}
+
+/// A handle to a node on a [`Tape`]: cheap to copy, valid while the tape is borrowed.
+#[derive(Clone, Copy)]
+pub struct Var<'t> {
+    pub(crate) tape: &'t Tape,
+    pub(crate) id: u32,
+}
+
+impl std::fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Var#{}{:?} = {:?}", self.id, self.shape(), self.value())
+    }
+}
+
+impl Inner {
+    pub(crate) fn record_error(&mut self, e: PplError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    /// Appends a node whose value is filled by `fill(previous values, new value)`.
+    pub(crate) fn push(
+        &mut self,
+        shape: Shape,
+        op: Op,
+        grad: bool,
+        fill: impl FnOnce(&[f64], &mut [f64]),
+    ) -> u32 {
+        let off = self.vals.len();
+        self.vals.resize(off + shape.len(), 0.0);
+        let (old, new) = self.vals.split_at_mut(off);
+        fill(old, new);
+        self.nodes.push(Node { off, shape, op, grad });
+        (self.nodes.len() - 1) as u32
+    }
+
+    /// A leaf filled with NaN: the result of an operation that recorded an error.
+    pub(crate) fn poisoned(&mut self, shape: Shape, e: PplError) -> u32 {
+        self.record_error(e);
+        self.push(shape, Op::Leaf, false, |_, v| v.fill(f64::NAN))
+    }
+
+    pub(crate) fn node(&self, id: u32) -> Node {
+        self.nodes[id as usize]
+    }
+
+    pub(crate) fn value(&self, id: u32) -> &[f64] {
+        let n = self.nodes[id as usize];
+        &self.vals[n.off..n.off + n.shape.len()]
+    }
+}
+
+impl Tape {
+    /// An empty tape.
+    pub fn new() -> Tape {
+        Tape::default()
+    }
+
+    /// Forgets every node but keeps the memory, so a tape can be reused for the next
+    /// evaluation without allocating. Needs `&mut`: no [`Var`] can outlive it.
+    pub fn reset(&mut self) {
+        let inner = self.inner.get_mut();
+        inner.nodes.clear();
+        inner.vals.clear();
+        inner.aux.clear();
+        inner.ids.clear();
+        inner.idx.clear();
+        inner.customs.clear();
+        inner.adj.clear();
+        inner.error = None;
+    }
+
+    /// Number of nodes recorded so far.
+    pub fn len(&self) -> usize {
+        self.inner.borrow().nodes.len()
+    }
+
+    /// Whether the tape has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first error recorded by an operation since the last reset, if any.
+    pub fn error(&self) -> Option<PplError> {
+        self.inner.borrow().error.clone()
+    }
+
+    pub(crate) fn record_error(&self, e: PplError) {
+        self.inner.borrow_mut().record_error(e);
+    }
+
+    fn leaf(&self, values: &[f64], shape: Shape, grad: bool) -> Var<'_> {
+        let mut inner = self.inner.borrow_mut();
+        let id = if values.len() != shape.len() {
+            let e = PplError::ShapeMismatch {
+                context: "tape leaf".into(),
+                left: vec![values.len()],
+                right: shape.into(),
+            };
+            inner.poisoned(shape, e)
+        } else {
+            inner.push(shape, Op::Leaf, grad, |_, v| v.copy_from_slice(values))
+        };
+        Var { tape: self, id }
+    }
+
+    /// A differentiable input of the given shape.
+    pub fn var(&self, values: &[f64], shape: Shape) -> Var<'_> {
+        self.leaf(values, shape, true)
+    }
+
+    /// A differentiable scalar input.
+    pub fn scalar(&self, x: f64) -> Var<'_> {
+        self.leaf(&[x], Shape::SCALAR, true)
+    }
+
+    /// A differentiable vector input.
+    pub fn vector(&self, xs: &[f64]) -> Var<'_> {
+        self.leaf(xs, Shape::vector(xs.len()), true)
+    }
+
+    /// A constant (no gradient is computed for it) of the given shape.
+    pub fn constant(&self, values: &[f64], shape: Shape) -> Var<'_> {
+        self.leaf(values, shape, false)
+    }
+
+    /// A constant vector.
+    pub fn constant_vector(&self, xs: &[f64]) -> Var<'_> {
+        self.leaf(xs, Shape::vector(xs.len()), false)
+    }
+
+    /// A constant scalar.
+    pub fn constant_scalar(&self, x: f64) -> Var<'_> {
+        self.leaf(&[x], Shape::SCALAR, false)
+    }
+
+    /// Concatenates values along their first dimension (scalars count as length-1
+    /// vectors); the trailing dimensions must agree.
+    pub fn concat(&self, parts: &[Var<'_>]) -> Var<'_> {
+        let mut inner = self.inner.borrow_mut();
+        if parts.iter().any(|p| !std::ptr::eq(p.tape, self)) {
+            let id = inner.poisoned(Shape::SCALAR, PplError::ForeignTape);
+            return Var { tape: self, id };
+        }
+        let first = parts.first().map(|p| inner.node(p.id).shape);
+        let tail = first.map(|s| s.tail()).unwrap_or(Shape::SCALAR);
+        let mut rows = 0;
+        for p in parts {
+            let s = inner.node(p.id).shape;
+            if s.tail() != tail {
+                let e = PplError::ShapeMismatch { context: "concat".into(), left: tail.into(), right: s.into() };
+                let id = inner.poisoned(Shape::vector(0), e);
+                return Var { tape: self, id };
+            }
+            rows += if s.ndim() == 0 { 1 } else { s.dims()[0] };
+        }
+        let shape = tail.prepend(rows).unwrap_or(Shape::vector(rows));
+        let ids_off = inner.ids.len();
+        inner.ids.extend(parts.iter().map(|p| p.id));
+        let grad = parts.iter().any(|p| inner.node(p.id).grad);
+        let nodes: Vec<Node> = parts.iter().map(|p| inner.node(p.id)).collect();
+        let id = inner.push(shape, Op::Concat { ids_off, n: parts.len() as u32 }, grad, |old, new| {
+            let mut at = 0;
+            for n in &nodes {
+                let l = n.shape.len();
+                new[at..at + l].copy_from_slice(&old[n.off..n.off + l]);
+                at += l;
+            }
+        });
+        Var { tape: self, id }
+    }
+
+    /// A node computed outside the tape: `value` with the given shape, whose adjoint is
+    /// propagated to `inputs` by `vjp`. The hook `bridge` uses for neural likelihoods.
+    ///
+    /// ```
+    /// use ppl::{Shape, Tape, Vjp};
+    /// /// y = 3·x, elementwise.
+    /// struct Triple;
+    /// impl Vjp for Triple {
+    ///     fn vjp(&self, g: &[f64], _input: usize, adj: &mut [f64]) {
+    ///         for (a, gi) in adj.iter_mut().zip(g) { *a += 3.0 * gi; }
+    ///     }
+    /// }
+    /// let tape = Tape::new();
+    /// let x = tape.vector(&[1.0, 2.0]);
+    /// let y = tape.custom(&[x], vec![3.0, 6.0], Shape::vector(2), Box::new(Triple));
+    /// tape.backward(y.sum()).unwrap();
+    /// assert_eq!(x.grad(), vec![3.0, 3.0]);
+    /// ```
+    pub fn custom(&self, inputs: &[Var<'_>], value: Vec<f64>, shape: Shape, vjp: Box<dyn Vjp>) -> Var<'_> {
+        let mut inner = self.inner.borrow_mut();
+        if inputs.iter().any(|p| !std::ptr::eq(p.tape, self)) {
+            let id = inner.poisoned(shape, PplError::ForeignTape);
+            return Var { tape: self, id };
+        }
+        if value.len() != shape.len() {
+            let e = PplError::ShapeMismatch { context: "custom op value".into(), left: vec![value.len()], right: shape.into() };
+            let id = inner.poisoned(shape, e);
+            return Var { tape: self, id };
+        }
+        let ids_off = inner.ids.len();
+        inner.ids.extend(inputs.iter().map(|p| p.id));
+        let grad = inputs.iter().any(|p| inner.node(p.id).grad);
+        let k = inner.customs.len() as u32;
+        inner.customs.push(vjp);
+        let id = inner.push(shape, Op::Custom { ids_off, n: inputs.len() as u32, k }, grad, |_, new| {
+            new.copy_from_slice(&value)
+        });
+        Var { tape: self, id }
+    }
+
+    /// Reverse sweep from a scalar `output`: afterwards [`Var::grad`] gives ∂output/∂var
+    /// for every node recorded before `output`.
+    pub fn backward(&self, output: Var<'_>) -> Result<(), PplError> {
+        if !std::ptr::eq(output.tape, self) {
+            return Err(PplError::ForeignTape);
+        }
+        let mut inner = self.inner.borrow_mut();
+        if let Some(e) = inner.error.clone() {
+            return Err(e);
+        }
+        let out = inner.node(output.id);
+        if out.shape.len() != 1 {
+            return Err(PplError::ShapeMismatch {
+                context: "backward needs a scalar output".into(),
+                left: out.shape.into(),
+                right: vec![],
+            });
+        }
+        let n = inner.vals.len();
+        inner.adj.clear();
+        inner.adj.resize(n, 0.0);
+        inner.adj[out.off] = 1.0;
+        super::backward::sweep(&mut inner, output.id);
+        Ok(())
+    }
+}
+
+impl<'t> Var<'t> {
+    /// The tape this value lives on.
+    pub fn tape(&self) -> &'t Tape {
+        self.tape
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Shape {
+        self.tape.inner.borrow().node(self.id).shape
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// Whether the value has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy of the value.
+    pub fn value(&self) -> Vec<f64> {
+        self.tape.inner.borrow().value(self.id).to_vec()
+    }
+
+    /// Calls `f` with the value, without copying it.
+    pub fn with_value<R>(&self, f: impl FnOnce(&[f64]) -> R) -> R {
+        f(self.tape.inner.borrow().value(self.id))
+    }
+
+    /// The first element (the value of a scalar); NaN for an empty value.
+    pub fn scalar(&self) -> f64 {
+        self.with_value(|v| v.first().copied().unwrap_or(f64::NAN))
+    }
+
+    /// Whether gradients flow to this value (false for constants).
+    pub fn requires_grad(&self) -> bool {
+        self.tape.inner.borrow().node(self.id).grad
+    }
+
+    /// The adjoint after [`Tape::backward`] (zeros before, or if unreachable).
+    pub fn grad(&self) -> Vec<f64> {
+        let inner = self.tape.inner.borrow();
+        let n = inner.node(self.id);
+        if inner.adj.len() < n.off + n.shape.len() {
+            return vec![0.0; n.shape.len()];
+        }
+        inner.adj[n.off..n.off + n.shape.len()].to_vec()
+    }
+
+    pub(crate) fn same_tape(&self, other: &Var<'_>) -> bool {
+        std::ptr::eq(self.tape, other.tape)
+    }
+
+    fn unary(self, op: Un) -> Var<'t> {
+        let mut inner = self.tape.inner.borrow_mut();
+        let n = inner.node(self.id);
+        let id = inner.push(n.shape, Op::Unary(op, self.id), n.grad, |old, new| {
+            let x = &old[n.off..n.off + n.shape.len()];
+            for (y, &x) in new.iter_mut().zip(x) {
+                *y = unary_value(op, x);
+            }
+        });
+        Var { tape: self.tape, id }
+    }
+
+    pub(crate) fn binary(self, op: Bin, rhs: Var<'t>) -> Var<'t> {
+        let mut inner = self.tape.inner.borrow_mut();
+        if !self.same_tape(&rhs) {
+            let s = inner.node(self.id).shape;
+            let id = inner.poisoned(s, PplError::ForeignTape);
+            return Var { tape: self.tape, id };
+        }
+        let (a, b) = (inner.node(self.id), inner.node(rhs.id));
+        let Some(shape) = Shape::broadcast(a.shape, b.shape) else {
+            let e = PplError::ShapeMismatch { context: format!("{op:?}"), left: a.shape.into(), right: b.shape.into() };
+            let id = inner.poisoned(a.shape, e);
+            return Var { tape: self.tape, id };
+        };
+        let (ma, mb) = (Broadcast::new(a.shape, shape), Broadcast::new(b.shape, shape));
+        let id = inner.push(shape, Op::Binary(op, self.id, rhs.id), a.grad || b.grad, |old, new| {
+            let xa = &old[a.off..a.off + a.shape.len()];
+            let xb = &old[b.off..b.off + b.shape.len()];
+            for (i, y) in new.iter_mut().enumerate() {
+                *y = binary_value(op, xa[ma.index(i)], xb[mb.index(i)]);
+            }
+        });
+        Var { tape: self.tape, id }
+    }
+
+    fn reduce(self, op: fn(u32) -> Op, f: impl FnOnce(&[f64]) -> f64) -> Var<'t> {
+        let mut inner = self.tape.inner.borrow_mut();
+        let n = inner.node(self.id);
+        let id = inner.push(Shape::SCALAR, op(self.id), n.grad, |old, new| {
+            new[0] = f(&old[n.off..n.off + n.shape.len()])
+        });
+        Var { tape: self.tape, id }
+    }
+
+    /// eˣ
+    pub fn exp(self) -> Var<'t> {
+        self.unary(Un::Exp)
+    }
+    /// ln x
+    pub fn ln(self) -> Var<'t> {
+        self.unary(Un::Ln)
+    }
+    /// ln(1 + x)
+    pub fn ln_1p(self) -> Var<'t> {
+        self.unary(Un::Ln1p)
+    }
+    /// eˣ − 1
+    pub fn exp_m1(self) -> Var<'t> {
+        self.unary(Un::ExpM1)
+    }
+    /// √x
+    pub fn sqrt(self) -> Var<'t> {
+        self.unary(Un::Sqrt)
+    }
+    /// x²
+    pub fn square(self) -> Var<'t> {
+        self.unary(Un::Square)
+    }
+    /// sin x
+    pub fn sin(self) -> Var<'t> {
+        self.unary(Un::Sin)
+    }
+    /// cos x
+    pub fn cos(self) -> Var<'t> {
+        self.unary(Un::Cos)
+    }
+    /// tanh x
+    pub fn tanh(self) -> Var<'t> {
+        self.unary(Un::Tanh)
+    }
+    /// The logistic function 1/(1 + e⁻ˣ).
+    pub fn sigmoid(self) -> Var<'t> {
+        self.unary(Un::Sigmoid)
+    }
+    /// ln(1 + eˣ)
+    pub fn softplus(self) -> Var<'t> {
+        self.unary(Un::Softplus)
+    }
+    /// ln Γ(x), with gradient ψ(x).
+    pub fn ln_gamma(self) -> Var<'t> {
+        self.unary(Un::LnGamma)
+    }
+    /// ln Φ(x), the log of the standard normal CDF.
+    pub fn log_ndtr(self) -> Var<'t> {
+        self.unary(Un::LogNdtr)
+    }
+    /// xⁿ for an integer n.
+    pub fn powi(self, n: i32) -> Var<'t> {
+        self.unary(Un::Powi(n))
+    }
+    /// xᵖ for a constant real p.
+    pub fn powf(self, p: f64) -> Var<'t> {
+        self.unary(Un::Powf(p))
+    }
+    /// xʸ for a differentiable exponent (x > 0 for a finite ∂/∂y).
+    pub fn pow(self, y: Var<'t>) -> Var<'t> {
+        self.binary(Bin::Pow, y)
+    }
+    /// ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b).
+    pub fn ln_beta(self, b: Var<'t>) -> Var<'t> {
+        self.ln_gamma() + b.ln_gamma() - (self + b).ln_gamma()
+    }
+
+    /// Σ x, a scalar.
+    pub fn sum(self) -> Var<'t> {
+        self.reduce(Op::Sum, |x| x.iter().sum())
+    }
+    /// ln Σ eˣ, a scalar.
+    pub fn log_sum_exp(self) -> Var<'t> {
+        self.reduce(Op::LogSumExp, special::log_sum_exp)
+    }
+    /// The inner product Σ xᵢ yᵢ of two values with the same number of elements.
+    pub fn dot(self, other: Var<'t>) -> Var<'t> {
+        let mut inner = self.tape.inner.borrow_mut();
+        let (a, b) = (inner.node(self.id), inner.node(other.id));
+        if !self.same_tape(&other) || a.shape.len() != b.shape.len() {
+            let e = if self.same_tape(&other) {
+                PplError::ShapeMismatch { context: "dot".into(), left: a.shape.into(), right: b.shape.into() }
+            } else {
+                PplError::ForeignTape
+            };
+            let id = inner.poisoned(Shape::SCALAR, e);
+            return Var { tape: self.tape, id };
+        }
+        let id = inner.push(Shape::SCALAR, Op::Dot(self.id, other.id), a.grad || b.grad, |old, new| {
+            let xa = &old[a.off..a.off + a.shape.len()];
+            let xb = &old[b.off..b.off + b.shape.len()];
+            new[0] = xa.iter().zip(xb).map(|(x, y)| x * y).sum();
+        });
+        Var { tape: self.tape, id }
+    }
+
+    /// Rows of `self` (along the first dimension) selected by `index`: for a vector,
+    /// `out[i] = self[index[i]]`; for a `G × d` matrix, an `n × d` matrix. An index out
+    /// of range records [`PplError::IndexOutOfRange`].
+    pub fn gather(self, index: &[usize]) -> Var<'t> {
+        let mut inner = self.tape.inner.borrow_mut();
+        let a = inner.node(self.id);
+        let (rows_in, row_shape) = if a.shape.ndim() == 0 { (1, Shape::SCALAR) } else { (a.shape.dims()[0], a.shape.tail()) };
+        let row = row_shape.len();
+        let shape = row_shape.prepend(index.len()).unwrap_or(Shape::vector(index.len()));
+        if let Some(&bad) = index.iter().find(|&&i| i >= rows_in) {
+            let e = PplError::IndexOutOfRange { context: "gather", index: bad, len: rows_in };
+            let id = inner.poisoned(shape, e);
+            return Var { tape: self.tape, id };
+        }
+        let idx_off = inner.idx.len();
+        inner.idx.extend_from_slice(index);
+        let op = Op::Gather { a: self.id, idx_off, rows: index.len(), row };
+        let id = inner.push(shape, op, a.grad, |old, new| {
+            let x = &old[a.off..a.off + a.shape.len()];
+            for (r, &i) in index.iter().enumerate() {
+                new[r * row..(r + 1) * row].copy_from_slice(&x[i * row..(i + 1) * row]);
+            }
+        });
+        Var { tape: self.tape, id }
+    }
+
+    /// Elements `start .. start + len` along the first dimension.
+    pub fn slice(self, start: usize, len: usize) -> Var<'t> {
+        let mut inner = self.tape.inner.borrow_mut();
+        let a = inner.node(self.id);
+        let rows_in = if a.shape.ndim() == 0 { 1 } else { a.shape.dims()[0] };
+        let row_shape = a.shape.tail();
+        let row = row_shape.len();
+        let shape = row_shape.prepend(len).unwrap_or(Shape::vector(len));
+        if start + len > rows_in {
+            let e = PplError::IndexOutOfRange { context: "slice", index: start + len, len: rows_in };
+            let id = inner.poisoned(shape, e);
+            return Var { tape: self.tape, id };
+        }
+        let op = Op::Slice { a: self.id, start: start * row };
+        let id = inner.push(shape, op, a.grad, |old, new| {
+            new.copy_from_slice(&old[a.off + start * row..a.off + (start + len) * row])
+        });
+        Var { tape: self.tape, id }
+    }
+
+    /// The value broadcast to `shape` (NumPy rules).
+    pub fn broadcast_to(self, shape: Shape) -> Var<'t> {
+        let mut inner = self.tape.inner.borrow_mut();
+        let a = inner.node(self.id);
+        if Shape::broadcast(a.shape, shape) != Some(shape) {
+            let e = PplError::ShapeMismatch { context: "broadcast_to".into(), left: a.shape.into(), right: shape.into() };
+            let id = inner.poisoned(shape, e);
+            return Var { tape: self.tape, id };
+        }
+        let m = Broadcast::new(a.shape, shape);
+        let id = inner.push(shape, Op::Broadcast(self.id), a.grad, |old, new| {
+            let x = &old[a.off..a.off + a.shape.len()];
+            for (i, y) in new.iter_mut().enumerate() {
+                *y = x[m.index(i)];
+            }
+        });
+        Var { tape: self.tape, id }
+    }
+
+    /// The same elements with another shape of equal size.
+    pub fn reshape(self, shape: Shape) -> Var<'t> {
+        let mut inner = self.tape.inner.borrow_mut();
+        let a = inner.node(self.id);
+        if a.shape.len() != shape.len() {
+            let e = PplError::ShapeMismatch { context: "reshape".into(), left: a.shape.into(), right: shape.into() };
+            let id = inner.poisoned(shape, e);
+            return Var { tape: self.tape, id };
+        }
+        let id = inner.push(shape, Op::Reshape(self.id), a.grad, |old, new| {
+            new.copy_from_slice(&old[a.off..a.off + a.shape.len()])
+        });
+        Var { tape: self.tape, id }
+    }
+
+    pub(crate) fn add_const(self, c: f64) -> Var<'t> {
+        self.unary(Un::AddC(c))
+    }
+    pub(crate) fn mul_const(self, c: f64) -> Var<'t> {
+        self.unary(Un::MulC(c))
+    }
+    pub(crate) fn div_const(self, c: f64) -> Var<'t> {
+        self.unary(Un::DivC(c))
+    }
+    pub(crate) fn rsub_const(self, c: f64) -> Var<'t> {
+        self.unary(Un::RSubC(c))
+    }
+    pub(crate) fn rdiv_const(self, c: f64) -> Var<'t> {
+        self.unary(Un::RDivC(c))
+    }
+    pub(crate) fn neg_(self) -> Var<'t> {
+        self.unary(Un::Neg)
+    }
+}
+
+#[inline]
+pub(crate) fn unary_value(op: Un, x: f64) -> f64 {
+    match op {
+        Un::Neg => -x,
+        Un::Exp => x.exp(),
+        Un::Ln => x.ln(),
+        Un::Ln1p => x.ln_1p(),
+        Un::ExpM1 => x.exp_m1(),
+        Un::Sqrt => x.sqrt(),
+        Un::Square => x * x,
+        Un::Sin => x.sin(),
+        Un::Cos => x.cos(),
+        Un::Tanh => x.tanh(),
+        Un::Sigmoid => special::sigmoid(x),
+        Un::Softplus => special::softplus(x),
+        Un::LnGamma => special::ln_gamma(x),
+        Un::LogNdtr => special::log_ndtr(x),
+        Un::Powi(n) => x.powi(n),
+        Un::Powf(p) => x.powf(p),
+        Un::AddC(c) => x + c,
+        Un::MulC(c) => x * c,
+        Un::DivC(c) => x / c,
+        Un::RSubC(c) => c - x,
+        Un::RDivC(c) => c / x,
+    }
+}
+
+#[inline]
+pub(crate) fn binary_value(op: Bin, a: f64, b: f64) -> f64 {
+    match op {
+        Bin::Add => a + b,
+        Bin::Sub => a - b,
+        Bin::Mul => a * b,
+        Bin::Div => a / b,
+        Bin::Pow => a.powf(b),
+    }
+}

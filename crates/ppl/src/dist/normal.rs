@@ -1,0 +1,72 @@
+//! The normal distribution.
+
+use rand::Rng;
+use rand_distr::{Distribution as _, StandardNormal};
+
+use super::{Distribution, Param, broadcast_shapes, broadcast_values, sample_batch};
+use crate::ad::{Operand, Shape, Tape, Var};
+use crate::constraint::Constraint;
+use crate::error::PplError;
+use crate::special::LN_SQRT_2PI;
+
+/// Normal(loc, scale): density exp(−(x−μ)²/(2σ²)) / (σ√(2π)).
+#[derive(Clone, Debug)]
+pub struct Normal<'t> {
+    loc: Param<'t>,
+    scale: Param<'t>,
+    shape: Shape,
+}
+
+impl<'t> Normal<'t> {
+    /// `loc` finite, `scale` finite and > 0.
+    pub fn new(loc: impl Into<Param<'t>>, scale: impl Into<Param<'t>>) -> Result<Self, PplError> {
+        let loc = loc.into().finite("Normal", "loc")?;
+        let scale = scale.into().positive("Normal", "scale")?;
+        let shape = broadcast_shapes("Normal", &[loc.shape(), scale.shape()])?;
+        Ok(Normal { loc, scale, shape })
+    }
+}
+
+/// log N(x | μ, σ) with partials (∂x, ∂μ, ∂σ): the kernel shared with HalfNormal and LogNormal.
+#[inline]
+pub(crate) fn normal_lp(x: f64, mu: f64, sigma: f64, d: &mut [f64; 3]) -> f64 {
+    let z = (x - mu) / sigma;
+    d[0] = -z / sigma;
+    d[1] = z / sigma;
+    d[2] = (z * z - 1.0) / sigma;
+    -0.5 * z * z - sigma.ln() - LN_SQRT_2PI
+}
+
+impl<'t> Distribution<'t> for Normal<'t> {
+    fn name(&self) -> &'static str {
+        "Normal"
+    }
+    fn batch_shape(&self) -> Shape {
+        self.shape
+    }
+    fn support(&self) -> Constraint {
+        Constraint::Real
+    }
+    fn log_prob(&self, tape: &'t Tape, value: Operand<'_, 't>) -> Var<'t> {
+        tape.elementwise([value, self.loc.operand(), self.scale.operand()], |&[x, mu, sigma], d| {
+            if !x.is_finite() {
+                *d = [0.0; 3];
+                return f64::NEG_INFINITY;
+            }
+            normal_lp(x, mu, sigma, d)
+        })
+    }
+    fn sample(&self, rng: &mut dyn Rng) -> Vec<f64> {
+        let (mu, sigma) = (broadcast_values(&self.loc, self.shape), broadcast_values(&self.scale, self.shape));
+        sample_batch(self.shape.len(), |i| {
+            let z: f64 = StandardNormal.sample(rng);
+            mu[i] + sigma[i] * z
+        })
+    }
+    fn mean(&self) -> Option<Vec<f64>> {
+        Some(broadcast_values(&self.loc, self.shape))
+    }
+    fn variance(&self) -> Option<Vec<f64>> {
+        Some(broadcast_values(&self.scale, self.shape).iter().map(|s| s * s).collect())
+    }
+}

@@ -1,0 +1,61 @@
+//! The Poisson distribution.
+
+use rand::Rng;
+use rand_distr::Distribution as _;
+
+use super::{Distribution, Param, broadcast_values, is_count, sample_batch};
+use crate::ad::{Operand, Shape, Tape, Var};
+use crate::constraint::Constraint;
+use crate::error::PplError;
+use crate::special::ln_gamma;
+
+/// Poisson(rate λ): P(k) = λᵏ e^{−λ} / k! on k = 0, 1, 2, …
+#[derive(Clone, Debug)]
+pub struct Poisson<'t> {
+    rate: Param<'t>,
+}
+
+impl<'t> Poisson<'t> {
+    /// `rate` finite and > 0.
+    pub fn new(rate: impl Into<Param<'t>>) -> Result<Self, PplError> {
+        Ok(Poisson { rate: rate.into().positive("Poisson", "rate")? })
+    }
+}
+
+impl<'t> Distribution<'t> for Poisson<'t> {
+    fn name(&self) -> &'static str {
+        "Poisson"
+    }
+    fn batch_shape(&self) -> Shape {
+        self.rate.shape()
+    }
+    fn support(&self) -> Constraint {
+        Constraint::NonNegativeInteger
+    }
+    fn log_prob(&self, tape: &'t Tape, value: Operand<'_, 't>) -> Var<'t> {
+        tape.elementwise([value, self.rate.operand()], |&[k, l], d| {
+            d[0] = 0.0;
+            if !is_count(k) {
+                d[1] = 0.0;
+                return f64::NEG_INFINITY;
+            }
+            d[1] = k / l - 1.0;
+            let v = k * l.ln() - l - ln_gamma(k + 1.0);
+            // ∞ − ∞ only for k and λ beyond ~1e300, where the mass is not representable.
+            if v.is_nan() { f64::NEG_INFINITY } else { v }
+        })
+    }
+    fn sample(&self, rng: &mut dyn Rng) -> Vec<f64> {
+        let l = self.rate.values();
+        sample_batch(l.len(), |i| match rand_distr::Poisson::new(l[i]) {
+            Ok(p) => p.sample(rng),
+            Err(_) => f64::NAN,
+        })
+    }
+    fn mean(&self) -> Option<Vec<f64>> {
+        Some(broadcast_values(&self.rate, self.batch_shape()))
+    }
+    fn variance(&self) -> Option<Vec<f64>> {
+        self.mean()
+    }
+}
