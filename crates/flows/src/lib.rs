@@ -40,7 +40,10 @@ impl<'a> RowsView<'a> {
     /// Views `data` as rows of width `cols`.
     pub fn new(data: &'a [f64], cols: usize) -> Result<Self, FlowError> {
         if cols == 0 || data.len() % cols != 0 {
-            return Err(FlowError::RaggedRows { len: data.len(), cols });
+            return Err(FlowError::RaggedRows {
+                len: data.len(),
+                cols,
+            });
         }
         Ok(Self { data, cols })
     }
@@ -93,7 +96,10 @@ impl Rows {
     }
     /// A borrowed view.
     pub fn view(&self) -> RowsView<'_> {
-        RowsView { data: &self.data, cols: self.cols }
+        RowsView {
+            data: &self.data,
+            cols: self.cols,
+        }
     }
 }
 
@@ -107,7 +113,8 @@ pub trait ConditionalDensity: Send + Sync {
     fn log_prob(&self, x: &[f64], context: &[f64]) -> f64;
     /// Σ_i log q(x_i | θ) over iid rows sharing one θ; adds ∂/∂θ into `grad`.
     /// The hot path of hierarchical inference: the θ part is computed once per call.
-    fn sum_log_prob_grad_context(&self, xs: RowsView<'_>, context: &[f64], grad: &mut [f64]) -> f64;
+    fn sum_log_prob_grad_context(&self, xs: RowsView<'_>, context: &[f64], grad: &mut [f64])
+    -> f64;
     /// `n` draws x ~ q(· | θ).
     fn sample(&self, context: &[f64], n: usize, rng: &mut dyn Rng) -> Rows;
 }

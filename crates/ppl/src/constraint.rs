@@ -53,7 +53,10 @@ impl std::fmt::Display for Constraint {
 impl Constraint {
     /// Whether the support is a set of integers.
     pub fn is_discrete(&self) -> bool {
-        matches!(self, Constraint::NonNegativeInteger | Constraint::IntegerInterval(..) | Constraint::Boolean)
+        matches!(
+            self,
+            Constraint::NonNegativeInteger | Constraint::IntegerInterval(..) | Constraint::Boolean
+        )
     }
 
     /// Whether a single (scalar) value lies in the support. Event constraints
@@ -77,7 +80,8 @@ impl Constraint {
     pub fn contains_event(&self, row: &[f64]) -> bool {
         match self {
             Constraint::Simplex => {
-                row.iter().all(|&x| x > 0.0 && x.is_finite()) && (row.iter().sum::<f64>() - 1.0).abs() < 1e-9
+                row.iter().all(|&x| x > 0.0 && x.is_finite())
+                    && (row.iter().sum::<f64>() - 1.0).abs() < 1e-9
             }
             _ => row.iter().all(|&x| self.contains(x)),
         }
@@ -89,7 +93,9 @@ impl Constraint {
             Constraint::Simplex => {
                 let k = *shape.dims().last().unwrap_or(&1);
                 if k < 2 {
-                    return Err(PplError::Unsupported("a simplex needs at least 2 components".into()));
+                    return Err(PplError::Unsupported(
+                        "a simplex needs at least 2 components".into(),
+                    ));
                 }
                 Ok(shape.len() / k * (k - 1))
             }
@@ -254,9 +260,27 @@ fn simplex_var<'t>(u: Var<'t>, shape: Shape) -> (Var<'t>, Var<'t>) {
         dlog.extend(d);
         ld += l;
     }
-    let xv = tape.custom(&[u], x, shape, Box::new(BlockJacobian { jac, rows: k, cols: k - 1 }));
+    let xv = tape.custom(
+        &[u],
+        x,
+        shape,
+        Box::new(BlockJacobian {
+            jac,
+            rows: k,
+            cols: k - 1,
+        }),
+    );
     let n = dlog.len();
-    let ldv = tape.custom(&[u], vec![ld], Shape::SCALAR, Box::new(BlockJacobian { jac: dlog, rows: 1, cols: n }));
+    let ldv = tape.custom(
+        &[u],
+        vec![ld],
+        Shape::SCALAR,
+        Box::new(BlockJacobian {
+            jac: dlog,
+            rows: 1,
+            cols: n,
+        }),
+    );
     (xv, ldv)
 }
 
@@ -267,7 +291,13 @@ mod tests {
     #[test]
     fn forward_and_inverse_round_trip() {
         let shape = Shape::vector(3);
-        for c in [Constraint::Real, Constraint::Positive, Constraint::GreaterThan(-2.0), Constraint::Interval(-1.0, 3.0), Constraint::UnitInterval] {
+        for c in [
+            Constraint::Real,
+            Constraint::Positive,
+            Constraint::GreaterThan(-2.0),
+            Constraint::Interval(-1.0, 3.0),
+            Constraint::UnitInterval,
+        ] {
             let u = [-1.5, 0.2, 2.0];
             let x = c.forward(&u, shape);
             assert!(x.iter().all(|&v| c.contains(v)), "{c}");

@@ -17,3 +17,9 @@ pub mod dist;
 
 pub use constraint::Constraint;
 pub use dist::*;
+pub mod handlers;
+pub mod model;
+
+pub use handlers::{LogJoint, ModelFn, Run, posterior_predictive};
+pub use model::{Layout, Model, Obs, Site, SiteKind, Trace, Values};
+pub mod cookies;

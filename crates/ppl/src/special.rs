@@ -42,7 +42,11 @@ pub fn digamma(x: f64) -> f64 {
                 * (1.0 / 120.0
                     - inv2
                         * (1.0 / 252.0
-                            - inv2 * (1.0 / 240.0 - inv2 * (1.0 / 132.0 - inv2 * (691.0 / 32760.0 - inv2 / 12.0))))));
+                            - inv2
+                                * (1.0 / 240.0
+                                    - inv2
+                                        * (1.0 / 132.0
+                                            - inv2 * (691.0 / 32760.0 - inv2 / 12.0))))));
     acc + x.ln() - 0.5 * inv - series
 }
 
@@ -100,7 +104,11 @@ pub fn d_log_ndtr(x: f64) -> f64 {
 
 /// ln(1 + eˣ) without overflow or loss of precision.
 pub fn softplus(x: f64) -> f64 {
-    if x > 0.0 { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
 }
 
 /// The logistic function 1 / (1 + e^{−x}), stable for large |x|.
@@ -123,7 +131,11 @@ pub fn log_sum_exp(xs: &[f64]) -> f64 {
     let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !m.is_finite() {
         return if m == f64::INFINITY || xs.iter().any(|x| x.is_nan()) {
-            if xs.iter().any(|x| x.is_nan()) { f64::NAN } else { f64::INFINITY }
+            if xs.iter().any(|x| x.is_nan()) {
+                f64::NAN
+            } else {
+                f64::INFINITY
+            }
         } else {
             f64::NEG_INFINITY
         };
@@ -149,7 +161,7 @@ mod tests {
         let euler = 0.577_215_664_901_532_9;
         assert!((digamma(1.0) + euler).abs() < 1e-14);
         assert!((digamma(0.5) + euler + 2.0 * LN_2).abs() < 1e-14);
-        assert!((digamma(10.0) - 2.251_752_589_066_721_1).abs() < 1e-14);
+        assert!((digamma(10.0) - 2.251_752_589_066_721).abs() < 1e-14);
         assert!((digamma(-0.5) - 0.036_489_973_978_576_52).abs() < 1e-13);
     }
 
@@ -158,7 +170,10 @@ mod tests {
         for &x in &[0.1_f64, 0.7, 1.3, 4.0, 17.5, 250.0] {
             let h = 1e-6 * x.max(1.0);
             let fd = (ln_gamma(x + h) - ln_gamma(x - h)) / (2.0 * h);
-            assert!((fd - digamma(x)).abs() < 1e-7 * (1.0 + digamma(x).abs()), "x={x}");
+            assert!(
+                (fd - digamma(x)).abs() < 1e-7 * (1.0 + digamma(x).abs()),
+                "x={x}"
+            );
         }
     }
 
@@ -168,7 +183,10 @@ mod tests {
         assert!((log_ndtr(-1.96) - 0.024_997_895_148_220_435_f64.ln()).abs() < 1e-13);
         for &b in &[-20.0, 6.0] {
             let (lo, hi) = (log_ndtr(b - 1e-9), log_ndtr(b + 1e-9));
-            assert!((lo - hi).abs() < 1e-8 * (1.0 + lo.abs()), "branch at {b}: {lo} vs {hi}");
+            assert!(
+                (lo - hi).abs() < 1e-8 * (1.0 + lo.abs()),
+                "branch at {b}: {lo} vs {hi}"
+            );
             let (dlo, dhi) = (d_log_ndtr(b - 1e-9), d_log_ndtr(b + 1e-9));
             assert!((dlo - dhi).abs() < 1e-8 * (1.0 + dlo.abs()));
         }
@@ -184,6 +202,9 @@ mod tests {
         assert_eq!(sigmoid(1000.0), 1.0);
         assert!((log_sum_exp(&[1000.0, 1000.0]) - (1000.0 + LN_2)).abs() < 1e-12);
         assert_eq!(log_sum_exp(&[]), f64::NEG_INFINITY);
-        assert_eq!(log_sum_exp(&[f64::NEG_INFINITY, f64::NEG_INFINITY]), f64::NEG_INFINITY);
+        assert_eq!(
+            log_sum_exp(&[f64::NEG_INFINITY, f64::NEG_INFINITY]),
+            f64::NEG_INFINITY
+        );
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use ppl::{Distribution, Exponential, Gamma, Normal, Operand, PplError, Poisson, Shape, Tape};
+use ppl::{Distribution, Exponential, Gamma, Normal, Operand, Poisson, PplError, Shape, Tape};
 use proptest::prelude::*;
 use statrs::distribution::{Continuous, Discrete};
 
@@ -18,7 +18,10 @@ fn normal_matches_statrs() {
             assert_close(lp(&d, &tape, x), s.ln_pdf(x), LOGPDF_RTOL, "Normal");
         }
     }
-    assert_eq!(lp(&Normal::new(0.0, 1.0).unwrap(), &tape, f64::INFINITY), f64::NEG_INFINITY);
+    assert_eq!(
+        lp(&Normal::new(0.0, 1.0).unwrap(), &tape, f64::INFINITY),
+        f64::NEG_INFINITY
+    );
 }
 
 #[test]
@@ -77,23 +80,71 @@ fn batched_parameters_broadcast_like_numpyro() {
     let bad = [0.0; 4];
     let _ = d.log_prob(&tape, Operand::from(&bad[..]));
     assert!(matches!(tape.error(), Some(PplError::ShapeMismatch { .. })));
-    assert!(matches!(Normal::new(vec![0.0, 1.0], vec![1.0, 1.0, 1.0]), Err(PplError::ShapeMismatch { .. })));
+    assert!(matches!(
+        Normal::new(vec![0.0, 1.0], vec![1.0, 1.0, 1.0]),
+        Err(PplError::ShapeMismatch { .. })
+    ));
 }
 
 #[test]
 fn constructors_name_the_bad_parameter() {
     let e = Normal::new(0.0, -1.0).unwrap_err();
-    assert!(matches!(e, PplError::InvalidParameter { distribution: "Normal", parameter: "scale", .. }));
-    assert!(matches!(Normal::new(f64::NAN, 1.0), Err(PplError::InvalidParameter { parameter: "loc", .. })));
-    assert!(matches!(Normal::new(f64::INFINITY, 1.0), Err(PplError::InvalidParameter { parameter: "loc", .. })));
-    assert!(matches!(Gamma::new(0.0, 1.0), Err(PplError::InvalidParameter { parameter: "concentration", .. })));
-    assert!(matches!(Gamma::new(1.0, f64::INFINITY), Err(PplError::InvalidParameter { parameter: "rate", .. })));
-    assert!(matches!(Exponential::new(f64::NAN), Err(PplError::InvalidParameter { parameter: "rate", .. })));
-    assert!(matches!(Poisson::new(-2.0), Err(PplError::InvalidParameter { parameter: "rate", .. })));
+    assert!(matches!(
+        e,
+        PplError::InvalidParameter {
+            distribution: "Normal",
+            parameter: "scale",
+            ..
+        }
+    ));
+    assert!(matches!(
+        Normal::new(f64::NAN, 1.0),
+        Err(PplError::InvalidParameter {
+            parameter: "loc",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Normal::new(f64::INFINITY, 1.0),
+        Err(PplError::InvalidParameter {
+            parameter: "loc",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Gamma::new(0.0, 1.0),
+        Err(PplError::InvalidParameter {
+            parameter: "concentration",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Gamma::new(1.0, f64::INFINITY),
+        Err(PplError::InvalidParameter {
+            parameter: "rate",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Exponential::new(f64::NAN),
+        Err(PplError::InvalidParameter {
+            parameter: "rate",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Poisson::new(-2.0),
+        Err(PplError::InvalidParameter {
+            parameter: "rate",
+            ..
+        })
+    ));
     // A tape value is checked too.
     let tape = Tape::new();
     let s = tape.vector(&[1.0, -1.0]);
-    assert!(matches!(Normal::new(0.0, s), Err(PplError::InvalidParameter { value, .. }) if value == -1.0));
+    assert!(
+        matches!(Normal::new(0.0, s), Err(PplError::InvalidParameter { value, .. }) if value == -1.0)
+    );
 }
 
 #[test]

@@ -44,5 +44,10 @@ pub trait Simulator: Send + Sync {
     /// Width of x.
     fn x_dim(&self) -> usize;
     /// One simulation, written into `x`; failures are reported, not hidden.
-    fn simulate(&self, theta: &[f64], rng: &mut dyn Rng, x: &mut [f64]) -> Result<(), SimulationError>;
+    fn simulate(
+        &self,
+        theta: &[f64],
+        rng: &mut dyn Rng,
+        x: &mut [f64],
+    ) -> Result<(), SimulationError>;
 }

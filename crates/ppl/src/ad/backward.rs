@@ -58,7 +58,16 @@ fn binary_partials(op: Bin, a: f64, b: f64, y: f64) -> (f64, f64) {
 
 /// Runs the reverse sweep from node `out` (whose adjoint is already seeded).
 pub(crate) fn sweep(inner: &mut Inner, out: u32) {
-    let Inner { nodes, vals, aux, ids, idx, customs, adj, .. } = inner;
+    let Inner {
+        nodes,
+        vals,
+        aux,
+        ids,
+        idx,
+        customs,
+        adj,
+        ..
+    } = inner;
     for k in (0..=out as usize).rev() {
         let node = nodes[k];
         if !node.grad {
@@ -86,7 +95,10 @@ pub(crate) fn sweep(inner: &mut Inner, out: u32) {
             }
             Op::Binary(op, a, b) => {
                 let (na, nb) = (nodes[a as usize], nodes[b as usize]);
-                let (ma, mb) = (Broadcast::new(na.shape, node.shape), Broadcast::new(nb.shape, node.shape));
+                let (ma, mb) = (
+                    Broadcast::new(na.shape, node.shape),
+                    Broadcast::new(nb.shape, node.shape),
+                );
                 for i in 0..len {
                     let (ia, ib) = (na.off + ma.index(i), nb.off + mb.index(i));
                     let (da, db) = binary_partials(op, vals[ia], vals[ib], y[i]);
@@ -126,7 +138,12 @@ pub(crate) fn sweep(inner: &mut Inner, out: u32) {
                     }
                 }
             }
-            Op::Gather { a, idx_off, rows, row } => {
+            Op::Gather {
+                a,
+                idx_off,
+                rows,
+                row,
+            } => {
                 let p = nodes[a as usize];
                 for (r, &src) in idx[idx_off..idx_off + rows].iter().enumerate() {
                     for c in 0..row {
@@ -166,7 +183,11 @@ pub(crate) fn sweep(inner: &mut Inner, out: u32) {
                     at += l;
                 }
             }
-            Op::Partials { ids_off, n, aux_off } => {
+            Op::Partials {
+                ids_off,
+                n,
+                aux_off,
+            } => {
                 for (j, &pid) in ids[ids_off..ids_off + n as usize].iter().enumerate() {
                     let p = nodes[pid as usize];
                     let m = Broadcast::new(p.shape, node.shape);

@@ -151,8 +151,20 @@ impl Tape {
                 }
             }
         }
-        let op = Op::Partials { ids_off, n: n_diff as u32, aux_off };
-        inner.nodes.push(Node { off, shape, op, grad: n_diff > 0 });
-        Var { tape: self, id: (inner.nodes.len() - 1) as u32 }
+        let op = Op::Partials {
+            ids_off,
+            n: n_diff as u32,
+            aux_off,
+        };
+        inner.nodes.push(Node {
+            off,
+            shape,
+            op,
+            grad: n_diff > 0,
+        });
+        Var {
+            tape: self,
+            id: (inner.nodes.len() - 1) as u32,
+        }
     }
 }

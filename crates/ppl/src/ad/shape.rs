@@ -16,7 +16,10 @@ pub struct Shape {
 
 impl Shape {
     /// The shape of a scalar.
-    pub const SCALAR: Shape = Shape { dims: [0; MAX_DIMS], ndim: 0 };
+    pub const SCALAR: Shape = Shape {
+        dims: [0; MAX_DIMS],
+        ndim: 0,
+    };
 
     /// A shape from its dimensions; `None` for more than [`MAX_DIMS`] of them.
     pub fn new(dims: &[usize]) -> Option<Shape> {
@@ -25,17 +28,26 @@ impl Shape {
         }
         let mut d = [0; MAX_DIMS];
         d[..dims.len()].copy_from_slice(dims);
-        Some(Shape { dims: d, ndim: dims.len() as u8 })
+        Some(Shape {
+            dims: d,
+            ndim: dims.len() as u8,
+        })
     }
 
     /// A vector of `n` elements.
     pub fn vector(n: usize) -> Shape {
-        Shape { dims: [n, 0, 0, 0], ndim: 1 }
+        Shape {
+            dims: [n, 0, 0, 0],
+            ndim: 1,
+        }
     }
 
     /// A `rows × cols` matrix.
     pub fn matrix(rows: usize, cols: usize) -> Shape {
-        Shape { dims: [rows, cols, 0, 0], ndim: 2 }
+        Shape {
+            dims: [rows, cols, 0, 0],
+            ndim: 2,
+        }
     }
 
     /// The dimensions.
@@ -63,8 +75,16 @@ impl Shape {
         let n = a.ndim().max(b.ndim());
         let mut out = [0; MAX_DIMS];
         for k in 0..n {
-            let da = if k < a.ndim() { a.dims[a.ndim() - 1 - k] } else { 1 };
-            let db = if k < b.ndim() { b.dims[b.ndim() - 1 - k] } else { 1 };
+            let da = if k < a.ndim() {
+                a.dims[a.ndim() - 1 - k]
+            } else {
+                1
+            };
+            let db = if k < b.ndim() {
+                b.dims[b.ndim() - 1 - k]
+            } else {
+                1
+            };
             out[n - 1 - k] = match (da, db) {
                 (x, y) if x == y => x,
                 (1, y) => y,
@@ -72,7 +92,10 @@ impl Shape {
                 _ => return None,
             };
         }
-        Some(Shape { dims: out, ndim: n as u8 })
+        Some(Shape {
+            dims: out,
+            ndim: n as u8,
+        })
     }
 
     /// The shape without its first dimension (a row of a matrix); scalar stays scalar.
@@ -112,7 +135,10 @@ pub(crate) enum Broadcast {
     Scalar,
     /// General NumPy broadcasting: strides of the input per output dimension
     /// (0 where the input is broadcast).
-    Strided { out: Shape, strides: [usize; MAX_DIMS] },
+    Strided {
+        out: Shape,
+        strides: [usize; MAX_DIMS],
+    },
 }
 
 impl Broadcast {
@@ -167,7 +193,10 @@ mod tests {
         assert_eq!(Shape::broadcast(Shape::SCALAR, s(&[5])), Some(s(&[5])));
         assert_eq!(Shape::broadcast(s(&[3]), s(&[4])), None);
         let b = Broadcast::new(s(&[3, 1]), s(&[3, 4]));
-        assert_eq!((0..12).map(|i| b.index(i)).collect::<Vec<_>>(), vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+        assert_eq!(
+            (0..12).map(|i| b.index(i)).collect::<Vec<_>>(),
+            vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
+        );
         let b = Broadcast::new(s(&[4]), s(&[3, 4]));
         assert_eq!(b.index(5), 1);
     }

@@ -62,16 +62,35 @@ pub(crate) enum Op {
     Dot(u32, u32),
     LogSumExp(u32),
     /// Rows of `a` selected by `idx[idx_off..idx_off + rows]`, each row `row` elements.
-    Gather { a: u32, idx_off: usize, rows: usize, row: usize },
+    Gather {
+        a: u32,
+        idx_off: usize,
+        rows: usize,
+        row: usize,
+    },
     Broadcast(u32),
     Reshape(u32),
-    Concat { ids_off: usize, n: u32 },
+    Concat {
+        ids_off: usize,
+        n: u32,
+    },
     /// Elements `start..start + len` of `a`.
-    Slice { a: u32, start: usize },
+    Slice {
+        a: u32,
+        start: usize,
+    },
     /// Elementwise output with stored partials: for each differentiable input `j`
     /// (`ids[ids_off + j]`), `aux[aux_off + j·len + i]` is ∂out\[i\]/∂input\[map(i)\].
-    Partials { ids_off: usize, n: u32, aux_off: usize },
-    Custom { ids_off: usize, n: u32, k: u32 },
+    Partials {
+        ids_off: usize,
+        n: u32,
+        aux_off: usize,
+    },
+    Custom {
+        ids_off: usize,
+        n: u32,
+        k: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -148,7 +167,12 @@ impl Inner {
         self.vals.resize(off + shape.len(), 0.0);
         let (old, new) = self.vals.split_at_mut(off);
         fill(old, new);
-        self.nodes.push(Node { off, shape, op, grad });
+        self.nodes.push(Node {
+            off,
+            shape,
+            op,
+            grad,
+        });
         (self.nodes.len() - 1) as u32
     }
 
@@ -201,10 +225,6 @@ impl Tape {
     /// The first error recorded by an operation since the last reset, if any.
     pub fn error(&self) -> Option<PplError> {
         self.inner.borrow().error.clone()
-    }
-
-    pub(crate) fn record_error(&self, e: PplError) {
-        self.inner.borrow_mut().record_error(e);
     }
 
     fn leaf(&self, values: &[f64], shape: Shape, grad: bool) -> Var<'_> {
@@ -266,7 +286,11 @@ impl Tape {
         for p in parts {
             let s = inner.node(p.id).shape;
             if s.tail() != tail {
-                let e = PplError::ShapeMismatch { context: "concat".into(), left: tail.into(), right: s.into() };
+                let e = PplError::ShapeMismatch {
+                    context: "concat".into(),
+                    left: tail.into(),
+                    right: s.into(),
+                };
                 let id = inner.poisoned(Shape::vector(0), e);
                 return Var { tape: self, id };
             }
@@ -277,14 +301,22 @@ impl Tape {
         inner.ids.extend(parts.iter().map(|p| p.id));
         let grad = parts.iter().any(|p| inner.node(p.id).grad);
         let nodes: Vec<Node> = parts.iter().map(|p| inner.node(p.id)).collect();
-        let id = inner.push(shape, Op::Concat { ids_off, n: parts.len() as u32 }, grad, |old, new| {
-            let mut at = 0;
-            for n in &nodes {
-                let l = n.shape.len();
-                new[at..at + l].copy_from_slice(&old[n.off..n.off + l]);
-                at += l;
-            }
-        });
+        let id = inner.push(
+            shape,
+            Op::Concat {
+                ids_off,
+                n: parts.len() as u32,
+            },
+            grad,
+            |old, new| {
+                let mut at = 0;
+                for n in &nodes {
+                    let l = n.shape.len();
+                    new[at..at + l].copy_from_slice(&old[n.off..n.off + l]);
+                    at += l;
+                }
+            },
+        );
         Var { tape: self, id }
     }
 
@@ -306,14 +338,24 @@ impl Tape {
     /// tape.backward(y.sum()).unwrap();
     /// assert_eq!(x.grad(), vec![3.0, 3.0]);
     /// ```
-    pub fn custom(&self, inputs: &[Var<'_>], value: Vec<f64>, shape: Shape, vjp: Box<dyn Vjp>) -> Var<'_> {
+    pub fn custom(
+        &self,
+        inputs: &[Var<'_>],
+        value: Vec<f64>,
+        shape: Shape,
+        vjp: Box<dyn Vjp>,
+    ) -> Var<'_> {
         let mut inner = self.inner.borrow_mut();
         if inputs.iter().any(|p| !std::ptr::eq(p.tape, self)) {
             let id = inner.poisoned(shape, PplError::ForeignTape);
             return Var { tape: self, id };
         }
         if value.len() != shape.len() {
-            let e = PplError::ShapeMismatch { context: "custom op value".into(), left: vec![value.len()], right: shape.into() };
+            let e = PplError::ShapeMismatch {
+                context: "custom op value".into(),
+                left: vec![value.len()],
+                right: shape.into(),
+            };
             let id = inner.poisoned(shape, e);
             return Var { tape: self, id };
         }
@@ -322,9 +364,16 @@ impl Tape {
         let grad = inputs.iter().any(|p| inner.node(p.id).grad);
         let k = inner.customs.len() as u32;
         inner.customs.push(vjp);
-        let id = inner.push(shape, Op::Custom { ids_off, n: inputs.len() as u32, k }, grad, |_, new| {
-            new.copy_from_slice(&value)
-        });
+        let id = inner.push(
+            shape,
+            Op::Custom {
+                ids_off,
+                n: inputs.len() as u32,
+                k,
+            },
+            grad,
+            |_, new| new.copy_from_slice(&value),
+        );
         Var { tape: self, id }
     }
 
@@ -406,6 +455,19 @@ impl<'t> Var<'t> {
         inner.adj[n.off..n.off + n.shape.len()].to_vec()
     }
 
+    /// Writes the adjoint after [`Tape::backward`] into `out` (`out.len() == self.len()`),
+    /// without allocating.
+    pub fn grad_into(&self, out: &mut [f64]) {
+        let inner = self.tape.inner.borrow();
+        let n = inner.node(self.id);
+        let l = n.shape.len().min(out.len());
+        if inner.adj.len() < n.off + l {
+            out[..l].fill(0.0);
+        } else {
+            out[..l].copy_from_slice(&inner.adj[n.off..n.off + l]);
+        }
+    }
+
     pub(crate) fn same_tape(&self, other: &Var<'_>) -> bool {
         std::ptr::eq(self.tape, other.tape)
     }
@@ -419,7 +481,10 @@ impl<'t> Var<'t> {
                 *y = unary_value(op, x);
             }
         });
-        Var { tape: self.tape, id }
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     pub(crate) fn binary(self, op: Bin, rhs: Var<'t>) -> Var<'t> {
@@ -427,23 +492,44 @@ impl<'t> Var<'t> {
         if !self.same_tape(&rhs) {
             let s = inner.node(self.id).shape;
             let id = inner.poisoned(s, PplError::ForeignTape);
-            return Var { tape: self.tape, id };
+            return Var {
+                tape: self.tape,
+                id,
+            };
         }
         let (a, b) = (inner.node(self.id), inner.node(rhs.id));
         let Some(shape) = Shape::broadcast(a.shape, b.shape) else {
-            let e = PplError::ShapeMismatch { context: format!("{op:?}"), left: a.shape.into(), right: b.shape.into() };
+            let e = PplError::ShapeMismatch {
+                context: format!("{op:?}"),
+                left: a.shape.into(),
+                right: b.shape.into(),
+            };
             let id = inner.poisoned(a.shape, e);
-            return Var { tape: self.tape, id };
+            return Var {
+                tape: self.tape,
+                id,
+            };
         };
-        let (ma, mb) = (Broadcast::new(a.shape, shape), Broadcast::new(b.shape, shape));
-        let id = inner.push(shape, Op::Binary(op, self.id, rhs.id), a.grad || b.grad, |old, new| {
-            let xa = &old[a.off..a.off + a.shape.len()];
-            let xb = &old[b.off..b.off + b.shape.len()];
-            for (i, y) in new.iter_mut().enumerate() {
-                *y = binary_value(op, xa[ma.index(i)], xb[mb.index(i)]);
-            }
-        });
-        Var { tape: self.tape, id }
+        let (ma, mb) = (
+            Broadcast::new(a.shape, shape),
+            Broadcast::new(b.shape, shape),
+        );
+        let id = inner.push(
+            shape,
+            Op::Binary(op, self.id, rhs.id),
+            a.grad || b.grad,
+            |old, new| {
+                let xa = &old[a.off..a.off + a.shape.len()];
+                let xb = &old[b.off..b.off + b.shape.len()];
+                for (i, y) in new.iter_mut().enumerate() {
+                    *y = binary_value(op, xa[ma.index(i)], xb[mb.index(i)]);
+                }
+            },
+        );
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     fn reduce(self, op: fn(u32) -> Op, f: impl FnOnce(&[f64]) -> f64) -> Var<'t> {
@@ -452,7 +538,10 @@ impl<'t> Var<'t> {
         let id = inner.push(Shape::SCALAR, op(self.id), n.grad, |old, new| {
             new[0] = f(&old[n.off..n.off + n.shape.len()])
         });
-        Var { tape: self.tape, id }
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     /// eˣ
@@ -538,19 +627,34 @@ impl<'t> Var<'t> {
         let (a, b) = (inner.node(self.id), inner.node(other.id));
         if !self.same_tape(&other) || a.shape.len() != b.shape.len() {
             let e = if self.same_tape(&other) {
-                PplError::ShapeMismatch { context: "dot".into(), left: a.shape.into(), right: b.shape.into() }
+                PplError::ShapeMismatch {
+                    context: "dot".into(),
+                    left: a.shape.into(),
+                    right: b.shape.into(),
+                }
             } else {
                 PplError::ForeignTape
             };
             let id = inner.poisoned(Shape::SCALAR, e);
-            return Var { tape: self.tape, id };
+            return Var {
+                tape: self.tape,
+                id,
+            };
         }
-        let id = inner.push(Shape::SCALAR, Op::Dot(self.id, other.id), a.grad || b.grad, |old, new| {
-            let xa = &old[a.off..a.off + a.shape.len()];
-            let xb = &old[b.off..b.off + b.shape.len()];
-            new[0] = xa.iter().zip(xb).map(|(x, y)| x * y).sum();
-        });
-        Var { tape: self.tape, id }
+        let id = inner.push(
+            Shape::SCALAR,
+            Op::Dot(self.id, other.id),
+            a.grad || b.grad,
+            |old, new| {
+                let xa = &old[a.off..a.off + a.shape.len()];
+                let xb = &old[b.off..b.off + b.shape.len()];
+                new[0] = xa.iter().zip(xb).map(|(x, y)| x * y).sum();
+            },
+        );
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     /// Rows of `self` (along the first dimension) selected by `index`: for a vector,
@@ -559,44 +663,82 @@ impl<'t> Var<'t> {
     pub fn gather(self, index: &[usize]) -> Var<'t> {
         let mut inner = self.tape.inner.borrow_mut();
         let a = inner.node(self.id);
-        let (rows_in, row_shape) = if a.shape.ndim() == 0 { (1, Shape::SCALAR) } else { (a.shape.dims()[0], a.shape.tail()) };
+        let (rows_in, row_shape) = if a.shape.ndim() == 0 {
+            (1, Shape::SCALAR)
+        } else {
+            (a.shape.dims()[0], a.shape.tail())
+        };
         let row = row_shape.len();
-        let shape = row_shape.prepend(index.len()).unwrap_or(Shape::vector(index.len()));
+        let shape = row_shape
+            .prepend(index.len())
+            .unwrap_or(Shape::vector(index.len()));
         if let Some(&bad) = index.iter().find(|&&i| i >= rows_in) {
-            let e = PplError::IndexOutOfRange { context: "gather", index: bad, len: rows_in };
+            let e = PplError::IndexOutOfRange {
+                context: "gather",
+                index: bad,
+                len: rows_in,
+            };
             let id = inner.poisoned(shape, e);
-            return Var { tape: self.tape, id };
+            return Var {
+                tape: self.tape,
+                id,
+            };
         }
         let idx_off = inner.idx.len();
         inner.idx.extend_from_slice(index);
-        let op = Op::Gather { a: self.id, idx_off, rows: index.len(), row };
+        let op = Op::Gather {
+            a: self.id,
+            idx_off,
+            rows: index.len(),
+            row,
+        };
         let id = inner.push(shape, op, a.grad, |old, new| {
             let x = &old[a.off..a.off + a.shape.len()];
             for (r, &i) in index.iter().enumerate() {
                 new[r * row..(r + 1) * row].copy_from_slice(&x[i * row..(i + 1) * row]);
             }
         });
-        Var { tape: self.tape, id }
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     /// Elements `start .. start + len` along the first dimension.
     pub fn slice(self, start: usize, len: usize) -> Var<'t> {
         let mut inner = self.tape.inner.borrow_mut();
         let a = inner.node(self.id);
-        let rows_in = if a.shape.ndim() == 0 { 1 } else { a.shape.dims()[0] };
+        let rows_in = if a.shape.ndim() == 0 {
+            1
+        } else {
+            a.shape.dims()[0]
+        };
         let row_shape = a.shape.tail();
         let row = row_shape.len();
         let shape = row_shape.prepend(len).unwrap_or(Shape::vector(len));
         if start + len > rows_in {
-            let e = PplError::IndexOutOfRange { context: "slice", index: start + len, len: rows_in };
+            let e = PplError::IndexOutOfRange {
+                context: "slice",
+                index: start + len,
+                len: rows_in,
+            };
             let id = inner.poisoned(shape, e);
-            return Var { tape: self.tape, id };
+            return Var {
+                tape: self.tape,
+                id,
+            };
         }
-        let op = Op::Slice { a: self.id, start: start * row };
+        let op = Op::Slice {
+            a: self.id,
+            start: start * row,
+        };
         let id = inner.push(shape, op, a.grad, |old, new| {
             new.copy_from_slice(&old[a.off + start * row..a.off + (start + len) * row])
         });
-        Var { tape: self.tape, id }
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     /// The value broadcast to `shape` (NumPy rules).
@@ -604,9 +746,16 @@ impl<'t> Var<'t> {
         let mut inner = self.tape.inner.borrow_mut();
         let a = inner.node(self.id);
         if Shape::broadcast(a.shape, shape) != Some(shape) {
-            let e = PplError::ShapeMismatch { context: "broadcast_to".into(), left: a.shape.into(), right: shape.into() };
+            let e = PplError::ShapeMismatch {
+                context: "broadcast_to".into(),
+                left: a.shape.into(),
+                right: shape.into(),
+            };
             let id = inner.poisoned(shape, e);
-            return Var { tape: self.tape, id };
+            return Var {
+                tape: self.tape,
+                id,
+            };
         }
         let m = Broadcast::new(a.shape, shape);
         let id = inner.push(shape, Op::Broadcast(self.id), a.grad, |old, new| {
@@ -615,7 +764,10 @@ impl<'t> Var<'t> {
                 *y = x[m.index(i)];
             }
         });
-        Var { tape: self.tape, id }
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     /// The same elements with another shape of equal size.
@@ -623,14 +775,24 @@ impl<'t> Var<'t> {
         let mut inner = self.tape.inner.borrow_mut();
         let a = inner.node(self.id);
         if a.shape.len() != shape.len() {
-            let e = PplError::ShapeMismatch { context: "reshape".into(), left: a.shape.into(), right: shape.into() };
+            let e = PplError::ShapeMismatch {
+                context: "reshape".into(),
+                left: a.shape.into(),
+                right: shape.into(),
+            };
             let id = inner.poisoned(shape, e);
-            return Var { tape: self.tape, id };
+            return Var {
+                tape: self.tape,
+                id,
+            };
         }
         let id = inner.push(shape, Op::Reshape(self.id), a.grad, |old, new| {
             new.copy_from_slice(&old[a.off..a.off + a.shape.len()])
         });
-        Var { tape: self.tape, id }
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     pub(crate) fn add_const(self, c: f64) -> Var<'t> {

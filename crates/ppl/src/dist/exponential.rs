@@ -17,7 +17,9 @@ pub struct Exponential<'t> {
 impl<'t> Exponential<'t> {
     /// `rate` finite and > 0.
     pub fn new(rate: impl Into<Param<'t>>) -> Result<Self, PplError> {
-        Ok(Exponential { rate: rate.into().positive("Exponential", "rate")? })
+        Ok(Exponential {
+            rate: rate.into().positive("Exponential", "rate")?,
+        })
     }
 }
 
@@ -49,9 +51,19 @@ impl<'t> Distribution<'t> for Exponential<'t> {
         })
     }
     fn mean(&self) -> Option<Vec<f64>> {
-        Some(broadcast_values(&self.rate, self.batch_shape()).iter().map(|l| 1.0 / l).collect())
+        Some(
+            broadcast_values(&self.rate, self.batch_shape())
+                .iter()
+                .map(|l| 1.0 / l)
+                .collect(),
+        )
     }
     fn variance(&self) -> Option<Vec<f64>> {
-        Some(broadcast_values(&self.rate, self.batch_shape()).iter().map(|l| 1.0 / (l * l)).collect())
+        Some(
+            broadcast_values(&self.rate, self.batch_shape())
+                .iter()
+                .map(|l| 1.0 / (l * l))
+                .collect(),
+        )
     }
 }

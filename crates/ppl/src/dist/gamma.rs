@@ -19,11 +19,18 @@ pub struct Gamma<'t> {
 
 impl<'t> Gamma<'t> {
     /// `concentration` (shape α) and `rate` β, both finite and > 0.
-    pub fn new(concentration: impl Into<Param<'t>>, rate: impl Into<Param<'t>>) -> Result<Self, PplError> {
+    pub fn new(
+        concentration: impl Into<Param<'t>>,
+        rate: impl Into<Param<'t>>,
+    ) -> Result<Self, PplError> {
         let concentration = concentration.into().positive("Gamma", "concentration")?;
         let rate = rate.into().positive("Gamma", "rate")?;
         let shape = broadcast_shapes("Gamma", &[concentration.shape(), rate.shape()])?;
-        Ok(Gamma { concentration, rate, shape })
+        Ok(Gamma {
+            concentration,
+            rate,
+            shape,
+        })
     }
 }
 
@@ -46,17 +53,20 @@ impl<'t> Distribution<'t> for Gamma<'t> {
         Constraint::Positive
     }
     fn log_prob(&self, tape: &'t Tape, value: Operand<'_, 't>) -> Var<'t> {
-        tape.elementwise([value, self.concentration.operand(), self.rate.operand()], |&[x, a, b], d| {
-            if !(x > 0.0 && x.is_finite()) {
-                *d = [0.0; 3];
-                return f64::NEG_INFINITY;
-            }
-            let (lx, lb) = (x.ln(), b.ln());
-            d[0] = (a - 1.0) / x - b;
-            d[1] = lb - digamma(a) + lx;
-            d[2] = a / b - x;
-            a * lb - ln_gamma(a) + (a - 1.0) * lx - b * x
-        })
+        tape.elementwise(
+            [value, self.concentration.operand(), self.rate.operand()],
+            |&[x, a, b], d| {
+                if !(x > 0.0 && x.is_finite()) {
+                    *d = [0.0; 3];
+                    return f64::NEG_INFINITY;
+                }
+                let (lx, lb) = (x.ln(), b.ln());
+                d[0] = (a - 1.0) / x - b;
+                d[1] = lb - digamma(a) + lx;
+                d[2] = a / b - x;
+                a * lb - ln_gamma(a) + (a - 1.0) * lx - b * x
+            },
+        )
     }
     fn sample(&self, rng: &mut dyn Rng) -> Vec<f64> {
         let a = broadcast_values(&self.concentration, self.shape);

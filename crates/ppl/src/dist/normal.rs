@@ -48,16 +48,22 @@ impl<'t> Distribution<'t> for Normal<'t> {
         Constraint::Real
     }
     fn log_prob(&self, tape: &'t Tape, value: Operand<'_, 't>) -> Var<'t> {
-        tape.elementwise([value, self.loc.operand(), self.scale.operand()], |&[x, mu, sigma], d| {
-            if !x.is_finite() {
-                *d = [0.0; 3];
-                return f64::NEG_INFINITY;
-            }
-            normal_lp(x, mu, sigma, d)
-        })
+        tape.elementwise(
+            [value, self.loc.operand(), self.scale.operand()],
+            |&[x, mu, sigma], d| {
+                if !x.is_finite() {
+                    *d = [0.0; 3];
+                    return f64::NEG_INFINITY;
+                }
+                normal_lp(x, mu, sigma, d)
+            },
+        )
     }
     fn sample(&self, rng: &mut dyn Rng) -> Vec<f64> {
-        let (mu, sigma) = (broadcast_values(&self.loc, self.shape), broadcast_values(&self.scale, self.shape));
+        let (mu, sigma) = (
+            broadcast_values(&self.loc, self.shape),
+            broadcast_values(&self.scale, self.shape),
+        );
         sample_batch(self.shape.len(), |i| {
             let z: f64 = StandardNormal.sample(rng);
             mu[i] + sigma[i] * z
@@ -67,6 +73,11 @@ impl<'t> Distribution<'t> for Normal<'t> {
         Some(broadcast_values(&self.loc, self.shape))
     }
     fn variance(&self) -> Option<Vec<f64>> {
-        Some(broadcast_values(&self.scale, self.shape).iter().map(|s| s * s).collect())
+        Some(
+            broadcast_values(&self.scale, self.shape)
+                .iter()
+                .map(|s| s * s)
+                .collect(),
+        )
     }
 }

@@ -95,7 +95,12 @@ impl<'t> Param<'t> {
     ) -> Result<Self, PplError> {
         let bad = self.with_values(|v| v.iter().copied().find(|&x| x.is_nan() || !ok(x)));
         match bad {
-            Some(value) => Err(PplError::InvalidParameter { distribution, parameter, value, requirement }),
+            Some(value) => Err(PplError::InvalidParameter {
+                distribution,
+                parameter,
+                value,
+                requirement,
+            }),
             None => Ok(self),
         }
     }

@@ -18,7 +18,9 @@ pub struct Poisson<'t> {
 impl<'t> Poisson<'t> {
     /// `rate` finite and > 0.
     pub fn new(rate: impl Into<Param<'t>>) -> Result<Self, PplError> {
-        Ok(Poisson { rate: rate.into().positive("Poisson", "rate")? })
+        Ok(Poisson {
+            rate: rate.into().positive("Poisson", "rate")?,
+        })
     }
 }
 

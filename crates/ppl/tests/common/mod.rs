@@ -50,7 +50,10 @@ where
 {
     let eval = |all: &[f64]| -> f64 {
         let tape = Tape::new();
-        let ps: Vec<Var<'_>> = all[..params.len()].iter().map(|&p| tape.scalar(p)).collect();
+        let ps: Vec<Var<'_>> = all[..params.len()]
+            .iter()
+            .map(|&p| tape.scalar(p))
+            .collect();
         let d = make(&ps);
         let x = tape.scalar(all[params.len()]);
         d.log_prob(&tape, Operand::Var(x)).sum().scalar()
@@ -65,7 +68,11 @@ where
     tape.backward(lp).unwrap();
     let n = if wrt_value { all.len() } else { params.len() };
     for i in 0..n {
-        let g = if i < params.len() { ps[i].grad()[0] } else { x.grad()[0] };
+        let g = if i < params.len() {
+            ps[i].grad()[0]
+        } else {
+            x.grad()[0]
+        };
         let fd = central_diff(&eval, &all, i);
         assert_close(g, fd, FD_TOL, &format!("{} ∂/∂arg{i} at {all:?}", d.name()));
     }
@@ -85,8 +92,16 @@ pub fn check_moments(d: &dyn Distribution<'_>, n: usize, seed: u64) {
     let m4 = xs.iter().map(|x| (x - m).powi(4)).sum::<f64>() / n as f64;
     let se_mean = (var / n as f64).sqrt();
     let se_var = ((m4 - v * v) / n as f64).sqrt();
-    assert!((m - mean).abs() <= MC_SIGMAS * se_mean, "{}: sample mean {m} vs {mean} (se {se_mean})", d.name());
-    assert!((v - var).abs() <= MC_SIGMAS * se_var, "{}: sample variance {v} vs {var} (se {se_var})", d.name());
+    assert!(
+        (m - mean).abs() <= MC_SIGMAS * se_mean,
+        "{}: sample mean {m} vs {mean} (se {se_mean})",
+        d.name()
+    );
+    assert!(
+        (v - var).abs() <= MC_SIGMAS * se_var,
+        "{}: sample variance {v} vs {var} (se {se_var})",
+        d.name()
+    );
 }
 
 /// log p(x) for a constant scalar value, as an f64.
