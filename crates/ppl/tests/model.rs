@@ -2,10 +2,13 @@
 //! f64 code, traces, conditioning, predictive sampling, and every named error.
 
 mod common;
+#[path = "common/hand.rs"]
+mod hand;
+
+use hand::{gamma_lp, hierarchical_by_hand};
 
 use common::*;
 use ppl::cookies::{self, Cookies};
-use ppl::special::{digamma, ln_gamma};
 use ppl::{
     Exponential, Gamma, LogJoint, Model, Normal, Poisson, PplError, Run, Shape, SiteKind, Values,
     posterior_predictive,
@@ -14,37 +17,6 @@ use proptest::prelude::*;
 
 /// Relative agreement required between the tape and the hand-written density (issue #4).
 const HAND_RTOL: f64 = 1e-9;
-
-fn gamma_lp(x: f64, a: f64, b: f64) -> f64 {
-    a * b.ln() - ln_gamma(a) + (a - 1.0) * x.ln() - b * x
-}
-
-/// The hierarchical cookie model on the unconstrained scale, by hand:
-/// u = (ln mu, ln sigma, ln lam_1..5); returns the log density and its gradient.
-fn hierarchical_by_hand(data: &Cookies, u: &[f64]) -> (f64, Vec<f64>) {
-    let (mu, s) = (u[0].exp(), u[1].exp());
-    let lam: Vec<f64> = u[2..].iter().map(|v| v.exp()).collect();
-    let (a, b) = (mu * mu / (s * s), mu / (s * s));
-    let mut lp = gamma_lp(mu, 2.0, 0.2) + u[0] + (-s) + u[1];
-    let mut g = vec![0.0; u.len()];
-    // d/dmu, d/ds in the constrained scale first.
-    let mut dmu = 1.0 / mu - 0.2;
-    let mut ds = -1.0;
-    for (l, &lm) in lam.iter().enumerate() {
-        lp += gamma_lp(lm, a, b) + u[2 + l];
-        let (da, db) = (b.ln() - digamma(a) + lm.ln(), a / b - lm);
-        dmu += da * 2.0 * mu / (s * s) + db / (s * s);
-        ds += da * (-2.0 * mu * mu / s.powi(3)) + db * (-2.0 * mu / s.powi(3));
-        g[2 + l] = ((a - 1.0) / lm - b) * lm + 1.0;
-    }
-    for (&x, &l) in data.chips.iter().zip(&data.location) {
-        lp += x * lam[l].ln() - lam[l] - ln_gamma(x + 1.0);
-        g[2 + l] += (x / lam[l] - 1.0) * lam[l];
-    }
-    g[0] = dmu * mu + 1.0;
-    g[1] = ds * s + 1.0;
-    (lp, g)
-}
 
 #[test]
 fn cookie_data_matches_published_summary() {

@@ -76,9 +76,6 @@ pub(crate) fn sweep(inner: &mut Inner, out: u32) {
         let len = node.shape.len();
         let (before, here) = adj.split_at_mut(node.off);
         let g = &here[..len];
-        if g.iter().all(|&x| x == 0.0) {
-            continue;
-        }
         let y = &vals[node.off..node.off + len];
         match node.op {
             Op::Leaf => {}
@@ -145,6 +142,23 @@ pub(crate) fn sweep(inner: &mut Inner, out: u32) {
                 row,
             } => {
                 let p = nodes[a as usize];
+                if row == 1 {
+                    // Runs of equal indices (trials sorted by group) are summed in a
+                    // register: a store per element would serialize on one address.
+                    let pa = &mut before[p.off..p.off + p.shape.len()];
+                    let ix = &idx[idx_off..idx_off + rows];
+                    let mut r = 0;
+                    while r < rows {
+                        let src = ix[r];
+                        let mut acc = 0.0;
+                        while r < rows && ix[r] == src {
+                            acc += g[r];
+                            r += 1;
+                        }
+                        pa[src] += acc;
+                    }
+                    continue;
+                }
                 for (r, &src) in idx[idx_off..idx_off + rows].iter().enumerate() {
                     for c in 0..row {
                         before[p.off + src * row + c] += g[r * row + c];

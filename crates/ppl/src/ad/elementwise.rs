@@ -131,15 +131,30 @@ impl Tape {
             let inner = &mut *inner;
             let (old, new) = inner.vals.split_at_mut(off);
             let aux = &mut inner.aux[aux_off..];
+            // Each input as a source slice; `Same`/`Scalar` broadcasts read `src[i·step]`.
+            let consts: [f64; K] = std::array::from_fn(|k| match inputs[k] {
+                Operand::Scalar(x) => x,
+                _ => 0.0,
+            });
+            let srcs: [&[f64]; K] = std::array::from_fn(|k| match inputs[k] {
+                Operand::Var(_) => &old[var_offs[k]..var_offs[k] + shapes[k].len()],
+                Operand::Scalar(_) => std::slice::from_ref(&consts[k]),
+                Operand::Data(x, _) => x,
+            });
+            let simple = maps.iter().all(|m| !matches!(m, Broadcast::Strided { .. }));
+            let steps: [usize; K] =
+                std::array::from_fn(|k| usize::from(matches!(maps[k], Broadcast::Same)));
             let mut args = [0.0; K];
             let mut d = [0.0; K];
             for i in 0..len {
-                for k in 0..K {
-                    args[k] = match inputs[k] {
-                        Operand::Var(_) => old[var_offs[k] + maps[k].index(i)],
-                        Operand::Scalar(x) => x,
-                        Operand::Data(x, _) => x[maps[k].index(i)],
-                    };
+                if simple {
+                    for k in 0..K {
+                        args[k] = srcs[k][i * steps[k]];
+                    }
+                } else {
+                    for k in 0..K {
+                        args[k] = srcs[k][maps[k].index(i)];
+                    }
                 }
                 new[i] = f(&args, &mut d);
                 let mut j = 0;

@@ -694,8 +694,14 @@ impl<'t> Var<'t> {
         };
         let id = inner.push(shape, op, a.grad, |old, new| {
             let x = &old[a.off..a.off + a.shape.len()];
-            for (r, &i) in index.iter().enumerate() {
-                new[r * row..(r + 1) * row].copy_from_slice(&x[i * row..(i + 1) * row]);
+            if row == 1 {
+                for (y, &i) in new.iter_mut().zip(index) {
+                    *y = x[i];
+                }
+            } else {
+                for (r, &i) in index.iter().enumerate() {
+                    new[r * row..(r + 1) * row].copy_from_slice(&x[i * row..(i + 1) * row]);
+                }
             }
         });
         Var {

@@ -30,11 +30,28 @@ impl<'t> Normal<'t> {
 /// log N(x | μ, σ) with partials (∂x, ∂μ, ∂σ): the kernel shared with HalfNormal and LogNormal.
 #[inline]
 pub(crate) fn normal_lp(x: f64, mu: f64, sigma: f64, d: &mut [f64; 3]) -> f64 {
+    normal_lp_with_ln_sigma(x, mu, sigma, sigma.ln(), d)
+}
+
+/// As [`normal_lp`] with ln σ supplied, so a plate sharing one σ computes it once.
+#[inline]
+pub(crate) fn normal_lp_with_ln_sigma(
+    x: f64,
+    mu: f64,
+    sigma: f64,
+    ln_sigma: f64,
+    d: &mut [f64; 3],
+) -> f64 {
     let z = (x - mu) / sigma;
     d[0] = -z / sigma;
     d[1] = z / sigma;
     d[2] = (z * z - 1.0) / sigma;
-    -0.5 * z * z - sigma.ln() - LN_SQRT_2PI
+    -0.5 * z * z - ln_sigma - LN_SQRT_2PI
+}
+
+/// ln σ when the scale is one value shared by the whole batch.
+pub(crate) fn shared_ln(p: &Param<'_>) -> Option<f64> {
+    p.with_values(|v| if v.len() == 1 { Some(v[0].ln()) } else { None })
 }
 
 impl<'t> Distribution<'t> for Normal<'t> {
