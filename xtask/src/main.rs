@@ -8,7 +8,10 @@
 // A command-line tool: printing to the terminal is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod checks;
+mod report;
 mod tidy;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,6 +47,16 @@ fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     match cmd.as_str() {
+        "validate" => {
+            let opts = validate::Options::parse(rest)?;
+            let root = workspace_root()?;
+            let ok = validate::run(&root, &opts)?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         "tidy" => {
             if let Some(extra) = rest.first() {
                 bail!("`tidy` takes no arguments, got `{extra}`\n\n{USAGE}");
@@ -119,5 +132,6 @@ mod tests {
     fn unknown_commands_are_errors() {
         assert!(run(&["frobnicate".to_string()]).is_err());
         assert!(run(&["tidy".to_string(), "--fix".to_string()]).is_err());
+        assert!(run(&["validate".to_string(), "--slow".to_string()]).is_err());
     }
 }
