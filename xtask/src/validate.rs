@@ -39,10 +39,6 @@ impl Check {
 /// What a check gets to work with.
 pub(crate) struct Ctx {
     /// CI-sized run: fewer draws, fewer simulations, fewer repetitions.
-    #[allow(
-        dead_code,
-        reason = "read by the long checks (posteriors, SBC) to come"
-    )]
     pub(crate) quick: bool,
     /// This check's own output folder, `target/validate/<check>/`; created on
     /// demand by [`Ctx::output_path`].
