@@ -39,7 +39,7 @@ pub struct RowsView<'a> {
 impl<'a> RowsView<'a> {
     /// Views `data` as rows of width `cols`.
     pub fn new(data: &'a [f64], cols: usize) -> Result<Self, FlowError> {
-        if cols == 0 || data.len() % cols != 0 {
+        if cols == 0 || !data.len().is_multiple_of(cols) {
             return Err(FlowError::RaggedRows {
                 len: data.len(),
                 cols,

@@ -2,7 +2,7 @@
 //!
 //! Every distribution:
 //! - has `new(..) -> Result<Self, PplError>` rejecting NaN, infinite and out-of-range
-//!   parameters with [`PplError::InvalidParameter`];
+//!   parameters with [`PplError::InvalidParameter`](crate::PplError::InvalidParameter);
 //! - takes parameters that are constants, constant vectors or autodiff values
 //!   ([`Param`]), broadcast against each other like NumPyro's batch shapes;
 //! - computes `log_prob` as one fused tape node with analytic partials in the
