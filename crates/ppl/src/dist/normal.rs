@@ -65,6 +65,7 @@ impl<'t> Distribution<'t> for Normal<'t> {
         Constraint::Real
     }
     fn log_prob(&self, tape: &'t Tape, value: Operand<'_, 't>) -> Var<'t> {
+        let ln_scale = shared_ln(&self.scale);
         tape.elementwise(
             [value, self.loc.operand(), self.scale.operand()],
             |&[x, mu, sigma], d| {
@@ -72,7 +73,8 @@ impl<'t> Distribution<'t> for Normal<'t> {
                     *d = [0.0; 3];
                     return f64::NEG_INFINITY;
                 }
-                normal_lp(x, mu, sigma, d)
+                let ln_sigma = ln_scale.unwrap_or_else(|| sigma.ln());
+                normal_lp_with_ln_sigma(x, mu, sigma, ln_sigma, d)
             },
         )
     }
