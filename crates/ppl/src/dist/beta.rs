@@ -49,6 +49,12 @@ impl<'t> Beta<'t> {
     }
 }
 
+/// ψ(a + b) − ψ(a), as ψ(a + b + 1) − ψ(a + 1) + b/(a(a + b)): for subnormal a, b the
+/// direct difference is −∞ + ∞, the shifted one is finite or +∞.
+fn digamma_diff(a: f64, b: f64) -> f64 {
+    digamma(a + b + 1.0) - digamma(a + 1.0) + (b / (a + b)) / a
+}
+
 impl<'t> Distribution<'t> for Beta<'t> {
     fn name(&self) -> &'static str {
         "Beta"
@@ -71,10 +77,9 @@ impl<'t> Distribution<'t> for Beta<'t> {
                 return f64::NEG_INFINITY;
             }
             let (lx, l1x) = (x.ln(), (-x).ln_1p());
-            let psi_ab = digamma(a + b);
             d[0] = (a - 1.0) / x - (b - 1.0) / (1.0 - x);
-            d[1] = lx - digamma(a) + psi_ab;
-            d[2] = l1x - digamma(b) + psi_ab;
+            d[1] = lx + digamma_diff(a, b);
+            d[2] = l1x + digamma_diff(b, a);
             // NaN or +∞ here only from ln Γ(α + β) overflowing; `finish_lp` reports −∞.
             let lp = (a - 1.0) * lx + (b - 1.0) * l1x - ln_beta(a, b);
             finish_lp(lp, d)

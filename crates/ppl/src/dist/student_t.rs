@@ -72,11 +72,15 @@ fn student_t_lp(x: f64, nu: f64, mu: f64, sigma: f64, d: &mut [f64; 4]) -> f64 {
     let (l, f, gx) = if dev.is_finite() && dev.abs() <= sigma * nu.sqrt() {
         let z = dev / sigma;
         let u = z * z / nu;
-        (
-            u.ln_1p(),
-            u / (1.0 + u),
-            -((nu + 1.0) / nu) * (z / sigma) / (1.0 + u),
-        )
+        // ∂x = −((ν+1)/ν) · (z/σ)/(1+u); (ν+1)/ν overflows for subnormal ν, so a zero
+        // (z/σ)/(1+u) must give 0, not ∞·0.
+        let p = z / sigma / (1.0 + u);
+        let gx = if p == 0.0 {
+            0.0
+        } else {
+            -((nu + 1.0) / nu) * p
+        };
+        (u.ln_1p(), u / (1.0 + u), gx)
     } else {
         // Large |z|: with q = |z|/√ν, ln(1 + q²) = 2 ln q + ln1p(1/q²), from logs only.
         let ln_q = ln_abs_diff(x, mu) - sigma.ln() - 0.5 * nu.ln();
