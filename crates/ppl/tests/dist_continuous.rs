@@ -700,11 +700,21 @@ fn extreme_points_found_while_hardening() {
     assert!(lp(&StudentT::new(5e-324, 0.0, 1.0).unwrap(), &tape, 0.0).is_finite());
     // StudentT at its centre with (ν+1)/ν overflowing: ∂x is 0, not ∞·0.
     let make: Make = |p| Ok(Box::new(StudentT::new(p[0], p[1], p[2])?));
-    let (v, g) = lp_and_grad(make, &[4.457067879779346e-309, -0.0, 7.125322401145452e91], 0.0).unwrap();
+    let (v, g) = lp_and_grad(
+        make,
+        &[4.457067879779346e-309, -0.0, 7.125322401145452e91],
+        0.0,
+    )
+    .unwrap();
     assert!(v.is_finite() && !g.iter().any(|g| g.is_nan()), "{v} {g:?}");
     // Beta with subnormal α, β: ψ(α + β) − ψ(α) is not −∞ + ∞.
     let make: Make = |p| Ok(Box::new(Beta::new(p[0], p[1])?));
-    let (v, g) = lp_and_grad(make, &[1.152025395330325e-309, 3.95505057486171e-309], 2.05813563510047e-31).unwrap();
+    let (v, g) = lp_and_grad(
+        make,
+        &[1.152025395330325e-309, 3.95505057486171e-309],
+        2.05813563510047e-31,
+    )
+    .unwrap();
     assert!(v.is_finite() && !g.iter().any(|g| g.is_nan()), "{v} {g:?}");
     // InverseGamma at its mode with α, β near f64::MAX.
     assert!(lp(&InverseGamma::new(1e308, 1e308).unwrap(), &tape, 1.0).is_finite());
