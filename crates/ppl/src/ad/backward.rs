@@ -23,6 +23,8 @@ fn unary_adjoint(op: Un, x: f64, y: f64, g: f64) -> f64 {
         Un::LnGamma => g * special::digamma(x),
         Un::LogNdtr => g * special::d_log_ndtr(x),
         Un::Powi(0) => 0.0,
+        // n − 1 would overflow for i32::MIN; xⁿ/x is the same power there.
+        Un::Powi(i32::MIN) => g * f64::from(i32::MIN) * x.powi(i32::MIN) / x,
         Un::Powi(n) => g * n as f64 * x.powi(n - 1),
         Un::Powf(p) => {
             if p == 0.0 {

@@ -71,9 +71,12 @@ impl Tape {
             shapes[k] = match op {
                 Operand::Var(v) => {
                     if !std::ptr::eq(v.tape, self) {
+                        // `v.id` indexes the other tape: read its shape from there.
                         error = Some(PplError::ForeignTape);
+                        v.shape()
+                    } else {
+                        inner.node(v.id).shape
                     }
-                    inner.node(v.id).shape
                 }
                 Operand::Scalar(_) => Shape::SCALAR,
                 Operand::Data(d, s) => {

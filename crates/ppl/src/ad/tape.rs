@@ -624,16 +624,20 @@ impl<'t> Var<'t> {
     /// The inner product Σ xᵢ yᵢ of two values with the same number of elements.
     pub fn dot(self, other: Var<'t>) -> Var<'t> {
         let mut inner = self.tape.inner.borrow_mut();
+        // Check the tape before looking `other.id` up: it indexes another tape's nodes.
+        if !self.same_tape(&other) {
+            let id = inner.poisoned(Shape::SCALAR, PplError::ForeignTape);
+            return Var {
+                tape: self.tape,
+                id,
+            };
+        }
         let (a, b) = (inner.node(self.id), inner.node(other.id));
-        if !self.same_tape(&other) || a.shape.len() != b.shape.len() {
-            let e = if self.same_tape(&other) {
-                PplError::ShapeMismatch {
-                    context: "dot".into(),
-                    left: a.shape.into(),
-                    right: b.shape.into(),
-                }
-            } else {
-                PplError::ForeignTape
+        if a.shape.len() != b.shape.len() {
+            let e = PplError::ShapeMismatch {
+                context: "dot".into(),
+                left: a.shape.into(),
+                right: b.shape.into(),
             };
             let id = inner.poisoned(Shape::SCALAR, e);
             return Var {
@@ -722,10 +726,11 @@ impl<'t> Var<'t> {
         let row_shape = a.shape.tail();
         let row = row_shape.len();
         let shape = row_shape.prepend(len).unwrap_or(Shape::vector(len));
-        if start + len > rows_in {
+        // `start + len` may overflow for an absurd request; that is out of range too.
+        if start.checked_add(len).is_none_or(|end| end > rows_in) {
             let e = PplError::IndexOutOfRange {
                 context: "slice",
-                index: start + len,
+                index: start.saturating_add(len),
                 len: rows_in,
             };
             let id = inner.poisoned(shape, e);
