@@ -9,6 +9,7 @@ mod elementwise;
 mod ops;
 mod shape;
 mod tape;
+mod var;
 
 pub use elementwise::Operand;
 pub(crate) use shape::Broadcast;
