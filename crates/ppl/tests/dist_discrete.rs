@@ -7,10 +7,14 @@ mod common;
 use common::*;
 use ppl::{
     Bernoulli, Binomial, Categorical, Constraint, Distribution, NegativeBinomial, Operand, Param,
-    PplError, Shape, Tape,
+    PplError, Shape, Tape, Var,
 };
 use proptest::prelude::*;
 use statrs::distribution::Discrete;
+
+/// Relative tolerance for identities between two exact computations in f64 (a closed
+/// form evaluated two ways, an analytic gradient against its formula).
+const IDENTITY_RTOL: f64 = 1e-12;
 
 /// Values that are not in any discrete support.
 const NOT_COUNTS: [f64; 5] = [-1.0, 0.5, 2.25, f64::NAN, f64::INFINITY];
@@ -124,12 +128,7 @@ fn negative_binomial_matches_statrs_with_complementary_probability() {
                 s.ln_pmf(k),
                 &format!("NegativeBinomial({r}, {p}) at {k}"),
             );
-            assert_close(
-                lp(&d2, &tape, k as f64),
-                s.ln_pmf(k),
-                1e-9,
-                "NegativeBinomial2",
-            );
+            assert_logpdf(lp(&d2, &tape, k as f64), s.ln_pmf(k), "NegativeBinomial2");
         }
         for bad in NOT_COUNTS {
             assert_eq!(lp(&d, &tape, bad), f64::NEG_INFINITY);
@@ -146,17 +145,33 @@ fn negative_binomial_matches_statrs_with_complementary_probability() {
     assert_close(
         d.mean().unwrap()[0],
         2.0 / 3.0,
-        1e-15,
+        IDENTITY_RTOL,
         "NegativeBinomial mean r p/(1 − p)",
     );
     let d2 = NegativeBinomial::from_mean_dispersion(6.0, 1.5).unwrap();
     assert_close(
         d2.variance().unwrap()[0],
         6.0 + 36.0 / 1.5,
-        1e-14,
+        IDENTITY_RTOL,
         "NegativeBinomial2 variance μ + μ²/φ",
     );
     assert_eq!(d2.support(), Constraint::NonNegativeInteger);
+}
+
+#[test]
+fn negative_binomial_gradients_at_extreme_parameters_are_not_nan() {
+    // A subnormal mean (p rounds to 0) and a sum μ + φ that overflows.
+    for (mu, phi, k) in [(5e-324, 1.0, 1.0), (5e-324, 1.0, 0.0), (1e308, 1e308, 3.0)] {
+        let tape = Tape::new();
+        let (m, f) = (tape.scalar(mu), tape.scalar(phi));
+        let d = NegativeBinomial::from_mean_dispersion(m, f).unwrap();
+        tape.backward(d.log_prob(&tape, Operand::Scalar(k)).sum())
+            .unwrap();
+        assert!(
+            !m.grad()[0].is_nan() && !f.grad()[0].is_nan(),
+            "μ = {mu}, φ = {phi}, k = {k}"
+        );
+    }
 }
 
 #[test]
@@ -233,7 +248,12 @@ fn categorical_logit_gradient_is_onehot_minus_softmax() {
     let z: f64 = e.iter().sum();
     let counts = [1.0, 0.0, 2.0];
     for j in 0..3 {
-        assert_close(l.grad()[j], counts[j] - 3.0 * e[j] / z, 1e-14, "∂/∂logits");
+        assert_close(
+            l.grad()[j],
+            counts[j] - 3.0 * e[j] / z,
+            IDENTITY_RTOL,
+            "∂/∂logits",
+        );
     }
 }
 
@@ -377,7 +397,7 @@ fn constructors_name_the_bad_parameter() {
     let rows = Param::Data(vec![0.5, 0.5, 0.2, 0.2], Shape::matrix(2, 2));
     assert!(matches!(
         Categorical::new(rows),
-        Err(PplError::InvalidParameter { parameter: "probs", value, .. }) if (value - 0.4).abs() < 1e-15
+        Err(PplError::InvalidParameter { parameter: "probs", value, .. }) if (value - 0.4).abs() < IDENTITY_RTOL
     ));
     // Shapes: a scalar or an empty vector has no category dimension.
     assert!(matches!(
@@ -414,6 +434,21 @@ fn no_nan<'t>(
     let v = lp(d, tape, x);
     prop_assert!(!v.is_nan(), "{} at {x}: NaN", d.name());
     let _ = d.sample(r);
+    Ok(())
+}
+
+/// The gradient of log p(x) in the tape parameters `ps` has no NaN.
+fn no_nan_gradient<'t>(
+    d: &dyn Distribution<'t>,
+    tape: &'t Tape,
+    ps: &[Var<'t>],
+    x: f64,
+) -> Result<(), TestCaseError> {
+    tape.backward(d.log_prob(tape, Operand::Scalar(x)).sum())
+        .unwrap();
+    for p in ps {
+        prop_assert!(!p.grad()[0].is_nan(), "{} at {x}: NaN gradient", d.name());
+    }
     Ok(())
 }
 
@@ -507,5 +542,38 @@ proptest! {
         if let Ok(d) = NegativeBinomial::from_mean_dispersion(a, b) { no_nan(&d, &tape, x, &mut r)?; }
         if let Ok(d) = Categorical::from_logits(vec![a, b]) { no_nan(&d, &tape, x, &mut r)?; }
         if let Ok(d) = Categorical::new(vec![a, 1.0 - a]) { no_nan(&d, &tape, x, &mut r)?; }
+    }
+}
+
+/// Parameters across 200 orders of magnitude, either sign, and exactly 0 and 1. Gradients
+/// are promised NaN-free here; at subnormal parameters a true partial can overflow f64
+/// and come out as ∞ − ∞ (log densities stay NaN-free for every f64).
+fn wide() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(0.0),
+        Just(1.0),
+        (-100.0..100.0f64, any::<bool>()).prop_map(|(e, neg)| if neg {
+            -(10f64.powf(e))
+        } else {
+            10f64.powf(e)
+        }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn gradients_are_never_nan(a in wide(), b in wide(), x in proptest::num::f64::ANY) {
+        let tape = Tape::new();
+        let (va, vb) = (tape.scalar(a), tape.scalar(b));
+        let k = x.abs().round(); // also a count, to reach the in-support branches
+        for x in [x, k, a.abs().round()] {
+            if let Ok(d) = Bernoulli::new(va) { no_nan_gradient(&d, &tape, &[va], x)?; }
+            if let Ok(d) = Bernoulli::from_logits(va) { no_nan_gradient(&d, &tape, &[va], x)?; }
+            if let Ok(d) = Binomial::new(a.abs().round(), vb) { no_nan_gradient(&d, &tape, &[vb], x)?; }
+            if let Ok(d) = NegativeBinomial::new(va, vb) { no_nan_gradient(&d, &tape, &[va, vb], x)?; }
+            if let Ok(d) = NegativeBinomial::from_mean_dispersion(va, vb) {
+                no_nan_gradient(&d, &tape, &[va, vb], x)?;
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::error::PplError;
 use crate::special::log_sum_exp;
 
 /// Largest accepted |Σₖ pₖ − 1| for a row of probabilities (as for simplex values).
-pub(crate) const SIMPLEX_TOL: f64 = 1e-9;
+const SIMPLEX_TOL: f64 = 1e-9;
 
 /// Categorical over {0, …, K − 1}: P(k) = probs\[…, k\], or softmax(logits)\[…, k\].
 ///

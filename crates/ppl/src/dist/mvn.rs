@@ -197,6 +197,9 @@ impl Vjp for MvnVjp {
             return;
         };
         let d = self.d;
+        if self.z.len() != g.len() * d {
+            return; // no partials were stored: no input needed a gradient
+        }
         for (i, (&gi, &r)) in g.iter().zip(rows).enumerate() {
             if gi == 0.0 || !self.valid[i] {
                 continue;
@@ -259,9 +262,10 @@ impl<'t> Distribution<'t> for MultivariateNormal<'t> {
             .chunks(d * d)
             .flat_map(|m| (0..d).map(move |k| 1.0 / m[k * d + k]))
             .collect();
-        let log_det: Vec<f64> = inv_diag
-            .chunks(d)
-            .map(|inv| -inv.iter().map(|v| v.ln()).sum::<f64>())
+        // ln det L = Σₖ ln Lₖₖ per factor.
+        let log_det: Vec<f64> = l
+            .chunks(d * d)
+            .map(|m| (0..d).map(|k| m[k * d + k].ln()).sum::<f64>())
             .collect();
         let n = out.len();
         let value_var = if let Operand::Var(v) = value {

@@ -143,10 +143,11 @@ impl<'t> Distribution<'t> for NegativeBinomial<'t> {
                 [value, total_count.operand(), probs.operand()],
                 |&[k, r, p], d| {
                     *d = [0.0; 3];
-                    let Some((v, dpsi)) = nb_kernel(k, r, p.ln(), (-p).ln_1p()) else {
+                    let ln_1mp = (-p).ln_1p();
+                    let Some((v, dpsi)) = nb_kernel(k, r, p.ln(), ln_1mp) else {
                         return f64::NEG_INFINITY;
                     };
-                    d[1] = dpsi + (-p).ln_1p();
+                    d[1] = dpsi + ln_1mp;
                     d[2] = k / p - r / (1.0 - p);
                     v
                 },
@@ -165,11 +166,12 @@ impl<'t> Distribution<'t> for NegativeBinomial<'t> {
                         let Some((v, dpsi)) = nb_kernel(k, phi, ln_p, ln_1mp) else {
                             return f64::NEG_INFINITY;
                         };
-                        let (p, q) = (1.0 / (1.0 + phi / mu), 1.0 / (1.0 + mu / phi));
                         // ∂/∂μ = k/μ − (k + φ)/(μ + φ) = (k/μ − 1)(1 − p);
                         // ∂/∂φ = ψ(k + φ) − ψ(φ) + ln(1 − p) + (μ − k)/(μ + φ).
-                        d[1] = (k / mu - 1.0) * q;
-                        d[2] = dpsi + ln_1mp + (1.0 - k / mu) * p;
+                        // NaN-free when μ is subnormal or μ + φ overflows; a subnormal φ can still give
+                        // ∞ − ∞ in ∂/∂φ, where the true partial (≈ 1/φ − k/μ) overflows f64.
+                        d[1] = (k / mu - 1.0) / (1.0 + mu / phi);
+                        d[2] = dpsi + ln_1mp + (mu - k) / (mu + phi);
                         v
                     },
                 )
