@@ -113,3 +113,93 @@ pub fn lp<'t>(d: &dyn Distribution<'t>, tape: &'t Tape, x: f64) -> f64 {
 pub fn scalar() -> Shape {
     Shape::SCALAR
 }
+
+/// Asserts two log densities agree: equal if either is infinite, else to [`LOGPDF_RTOL`].
+pub fn assert_logpdf(a: f64, b: f64, what: &str) {
+    if a.is_infinite() || b.is_infinite() {
+        assert_eq!(a, b, "{what}");
+    } else {
+        assert_close(a, b, LOGPDF_RTOL, what);
+    }
+}
+
+/// Checks the tape gradient of a scalar function of a flat vector along each direction
+/// `v` in `dirs` (∇f·v) against the central difference (f(x + hv) − f(x − hv)) / 2h,
+/// with h = [`FD_STEP`]·max(1, |xᵢ|) over the coordinates `v` moves.
+///
+/// `f` receives `x` as one tape vector; slice and reshape it into the parameters.
+/// Directions let a check stay on a constraint set (e.g. eᵢ − eⱼ on a simplex).
+pub fn check_gradient_along<F>(f: F, x: &[f64], dirs: &[Vec<f64>], what: &str)
+where
+    F: for<'t> Fn(Var<'t>) -> Var<'t>,
+{
+    let eval = |y: &[f64]| -> f64 {
+        let tape = Tape::new();
+        f(tape.vector(y)).scalar()
+    };
+    let tape = Tape::new();
+    let xv = tape.vector(x);
+    let out = f(xv);
+    tape.backward(out).unwrap();
+    let g = xv.grad();
+    for v in dirs {
+        let scale = x
+            .iter()
+            .zip(v)
+            .filter(|(_, v)| **v != 0.0)
+            .map(|(x, _)| x.abs())
+            .fold(1.0, f64::max);
+        let h = FD_STEP * scale;
+        let shifted =
+            |s: f64| -> Vec<f64> { x.iter().zip(v).map(|(x, v)| x + s * h * v).collect() };
+        let fd = (eval(&shifted(1.0)) - eval(&shifted(-1.0))) / (2.0 * h);
+        let analytic: f64 = g.iter().zip(v).map(|(g, v)| g * v).sum();
+        assert_close(analytic, fd, FD_TOL, &format!("{what}: ∇f·{v:?} at {x:?}"));
+    }
+}
+
+/// The unit vectors e₀ … e_{n−1}.
+pub fn unit_vectors(n: usize) -> Vec<Vec<f64>> {
+    (0..n)
+        .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect()
+}
+
+/// Mean, variance and (n − 1)-normalized fourth-moment standard error of the variance
+/// of `xs`: the statistics behind [`check_moments`].
+pub fn sample_stats(xs: &[f64]) -> (f64, f64, f64) {
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    let m4 = xs.iter().map(|x| (x - m).powi(4)).sum::<f64>() / n;
+    (m, v, ((m4 - v * v) / n).sqrt())
+}
+
+/// [`check_moments`] for every component of a multivariate (or batched) distribution:
+/// draws `n` samples and checks each component's sample mean and variance against
+/// `mean()` and `variance()` within [`MC_SIGMAS`] standard errors. Returns the draws,
+/// `n` rows of `batch_len × event_len` values.
+pub fn check_component_moments(d: &dyn Distribution<'_>, n: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mean = d.mean().expect("closed-form mean");
+    let var = d.variance().expect("closed-form variance");
+    let mut r = rng(seed);
+    let draws: Vec<Vec<f64>> = (0..n).map(|_| d.sample(&mut r)).collect();
+    for c in 0..mean.len() {
+        let xs: Vec<f64> = draws.iter().map(|row| row[c]).collect();
+        let (m, v, se_var) = sample_stats(&xs);
+        let se_mean = (var[c] / n as f64).sqrt();
+        assert!(
+            (m - mean[c]).abs() <= MC_SIGMAS * se_mean,
+            "{} component {c}: sample mean {m} vs {} (se {se_mean})",
+            d.name(),
+            mean[c]
+        );
+        assert!(
+            (v - var[c]).abs() <= MC_SIGMAS * se_var,
+            "{} component {c}: sample variance {v} vs {} (se {se_var})",
+            d.name(),
+            var[c]
+        );
+    }
+    draws
+}
