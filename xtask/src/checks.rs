@@ -210,8 +210,8 @@ fn cookie_conjugate(_ctx: &Ctx) -> anyhow::Result<Outcome> {
 const MC_SIGMAS: f64 = 5.0;
 
 /// Prior predictive of the hierarchical cookie model: one chip count per independent
-/// run. Closed form: E[x] = E[mu] = 10; Var[x] = E[lam] + Var[lam] = 10 + (E[sigma²] +
-/// Var[mu]) = 10 + 2 + 50 = 62.
+/// run. Closed form: `E(x) = E(mu) = 10`; `Var(x) = E(lam) + Var(lam) = 10 + (E(sigma²) +
+/// Var(mu)) = 10 + 2 + 50 = 62`.
 fn cookie_prior_predictive(ctx: &Ctx) -> anyhow::Result<Outcome> {
     let data = Cookies::load()?;
     let n: usize = if ctx.quick { 4_000 } else { 40_000 };

@@ -1377,3 +1377,15 @@ fn sigmoid_softplus_and_log_sum_exp_values() {
         assert_close(g, 0.25, SPECIAL_TOL, "∂ lse / ∂xᵢ");
     }
 }
+
+/// A node that the output does not depend on has a zero adjoint; sweeping it anyway
+/// would add 0 × ∞ = NaN into its inputs (here ∂ ln x/∂x = ∞ at x = 0).
+#[test]
+fn unreachable_nodes_do_not_poison_gradients() {
+    let tape = Tape::new();
+    let x = tape.scalar(0.0);
+    let _unused = x.ln();
+    let y = x * 2.0;
+    tape.backward(y).unwrap();
+    assert_eq!(x.grad(), vec![2.0]);
+}

@@ -58,6 +58,31 @@ fn binary_partials(op: Bin, a: f64, b: f64, y: f64) -> (f64, f64) {
     }
 }
 
+/// Marks the inputs of an op as reachable.
+fn mark_parents(op: Op, ids: &[u32], live: &mut [bool]) {
+    match op {
+        Op::Leaf => {}
+        Op::Unary(_, a)
+        | Op::Sum(a)
+        | Op::LogSumExp(a)
+        | Op::Gather { a, .. }
+        | Op::Broadcast(a)
+        | Op::Reshape(a)
+        | Op::Slice { a, .. } => live[a as usize] = true,
+        Op::Binary(_, a, b) | Op::Dot(a, b) => {
+            live[a as usize] = true;
+            live[b as usize] = true;
+        }
+        Op::Concat { ids_off, n }
+        | Op::Partials { ids_off, n, .. }
+        | Op::Custom { ids_off, n, .. } => {
+            for &p in &ids[ids_off..ids_off + n as usize] {
+                live[p as usize] = true;
+            }
+        }
+    }
+}
+
 /// Runs the reverse sweep from node `out` (whose adjoint is already seeded).
 pub(crate) fn sweep(inner: &mut Inner, out: u32) {
     let Inner {
@@ -68,13 +93,20 @@ pub(crate) fn sweep(inner: &mut Inner, out: u32) {
         idx,
         customs,
         adj,
+        live,
         ..
     } = inner;
+    // Only nodes reachable from `out` are swept: an unreachable node has a zero
+    // adjoint, and 0 × ∞ in its partials would put NaN into shared inputs.
+    live.clear();
+    live.resize(out as usize + 1, false);
+    live[out as usize] = true;
     for k in (0..=out as usize).rev() {
         let node = nodes[k];
-        if !node.grad {
+        if !node.grad || !live[k] {
             continue;
         }
+        mark_parents(node.op, ids, live);
         let len = node.shape.len();
         let (before, here) = adj.split_at_mut(node.off);
         let g = &here[..len];

@@ -110,6 +110,8 @@ pub(crate) struct Inner {
     pub(crate) idx: Vec<usize>,
     pub(crate) customs: Vec<Box<dyn Vjp>>,
     pub(crate) adj: Vec<f64>,
+    /// Per node: reachable from the output of the current reverse sweep.
+    pub(crate) live: Vec<bool>,
     pub(crate) error: Option<PplError>,
 }
 
@@ -208,6 +210,7 @@ impl Tape {
         inner.idx.clear();
         inner.customs.clear();
         inner.adj.clear();
+        inner.live.clear();
         inner.error = None;
     }
 
@@ -224,6 +227,11 @@ impl Tape {
     /// The first error recorded by an operation since the last reset, if any.
     pub fn error(&self) -> Option<PplError> {
         self.inner.borrow().error.clone()
+    }
+
+    /// Records `e` as the tape's error unless an earlier one is already there.
+    pub(crate) fn record_error(&self, e: PplError) {
+        self.inner.borrow_mut().record_error(e);
     }
 
     fn leaf(&self, values: &[f64], shape: Shape, grad: bool) -> Var<'_> {

@@ -66,13 +66,11 @@ where
     let x = tape.scalar(value);
     let lp = d.log_prob(&tape, Operand::Var(x)).sum();
     tape.backward(lp).unwrap();
-    let n = if wrt_value { all.len() } else { params.len() };
-    for i in 0..n {
-        let g = if i < params.len() {
-            ps[i].grad()[0]
-        } else {
-            x.grad()[0]
-        };
+    let mut grads: Vec<f64> = ps.iter().map(|p| p.grad()[0]).collect();
+    if wrt_value {
+        grads.push(x.grad()[0]);
+    }
+    for (i, &g) in grads.iter().enumerate() {
         let fd = central_diff(&eval, &all, i);
         assert_close(g, fd, FD_TOL, &format!("{} ∂/∂arg{i} at {all:?}", d.name()));
     }
