@@ -6,9 +6,8 @@
 //! same forward computation. Deterministic tests cover error recording, tape reuse and
 //! the values of the special functions behind the ops.
 
-use std::cell::RefCell;
 use std::ops::Range;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use ppl::{Operand, PplError, Shape, Tape, Var, Vjp, special};
 use proptest::collection::vec;
@@ -862,14 +861,14 @@ fn backward_twice_does_not_accumulate() {
 #[test]
 fn constants_get_no_gradient_and_custom_vjp_skips_them() {
     /// Records which inputs the tape asked a VJP for.
-    struct Spy(Rc<RefCell<Vec<usize>>>);
+    struct Spy(Arc<Mutex<Vec<usize>>>);
     impl Vjp for Spy {
         fn vjp(&self, g: &[f64], input: usize, adj: &mut [f64]) {
-            self.0.borrow_mut().push(input);
+            self.0.lock().unwrap().push(input);
             adj[0] += g[0];
         }
     }
-    let calls = Rc::new(RefCell::new(Vec::new()));
+    let calls = Arc::new(Mutex::new(Vec::new()));
     let tape = Tape::new();
     let c = tape.constant_scalar(2.0);
     let x = tape.scalar(3.0);
@@ -880,11 +879,11 @@ fn constants_get_no_gradient_and_custom_vjp_skips_them() {
         &[c, x],
         vec![5.0],
         Shape::SCALAR,
-        Box::new(Spy(Rc::clone(&calls))),
+        Box::new(Spy(Arc::clone(&calls))),
     );
     tape.backward(y * c).unwrap();
     assert_eq!(
-        *calls.borrow(),
+        *calls.lock().unwrap(),
         vec![1],
         "the VJP is only called for the differentiable input"
     );

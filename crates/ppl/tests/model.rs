@@ -306,3 +306,20 @@ fn gamma_hyperprior_site_draws_expand_over_plates_independently() {
     let distinct = x.windows(2).filter(|w| w[0] != w[1]).count();
     assert_eq!(distinct, 1999);
 }
+
+#[test]
+fn log_joint_can_move_to_another_thread() {
+    // Samplers run one chain per thread: the log density must be `Send`.
+    fn assert_send<T: Send>(_: &T) {}
+    let data = Cookies::load().unwrap();
+    let lj = LogJoint::new(move |m: &mut Model<'_>| cookies::hierarchical(m, &data)).unwrap();
+    assert_send(&lj);
+    let lp = std::thread::spawn(move || {
+        let mut lj = lj;
+        lj.log_density(&[2.2, -0.3, 2.2, 1.8, 2.25, 2.2, 2.45])
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    assert!(lp.is_finite());
+}

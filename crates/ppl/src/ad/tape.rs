@@ -10,7 +10,10 @@ use crate::error::PplError;
 /// `bridge` uses this to put neural likelihoods on the tape: the forward value and the
 /// partial derivatives are computed outside, and only their product with the output
 /// adjoint flows back.
-pub trait Vjp {
+///
+/// `Send`, so that a tape (and a [`crate::LogJoint`]) can move to another thread:
+/// samplers run one chain per thread.
+pub trait Vjp: Send {
     /// Adds `out_adjoint`ᵀ · ∂output/∂input\[`input`\] into `input_adjoint`
     /// (which has the shape of that input).
     fn vjp(&self, out_adjoint: &[f64], input: usize, input_adjoint: &mut [f64]);
