@@ -2,10 +2,10 @@
 
 use rand::{Rng, RngExt};
 
-use super::categorical::{
+use super::gamma::sample_gamma;
+use super::rows::{
     RowBlock, broadcast_index, event_out_shape, operand_values, row_node, split_event, tape_failure,
 };
-use super::gamma::sample_gamma;
 use super::{Distribution, Param};
 use crate::ad::{Operand, Shape, Tape, Var};
 use crate::constraint::Constraint;

@@ -28,6 +28,7 @@ mod mvn;
 mod negative_binomial;
 mod normal;
 mod poisson;
+mod rows;
 mod student_t;
 mod uniform;
 

@@ -3,9 +3,7 @@
 use rand::Rng;
 use rand_distr::{Distribution as _, StandardNormal};
 
-use super::categorical::{
-    broadcast_index, event_out_shape, operand_values, split_event, tape_failure,
-};
+use super::rows::{broadcast_index, event_out_shape, operand_values, split_event, tape_failure};
 use super::{Distribution, Param, broadcast_shapes};
 use crate::ad::{Operand, Shape, Tape, Var, Vjp};
 use crate::constraint::Constraint;
