@@ -9,6 +9,7 @@
 //!
 //! - [`CategoricalMass`]: an MLP from θ to logits over a declared range of
 //!   integers (counts, choices).
+//! - [`Maf`]: a masked autoregressive flow for continuous x (sbi's `maf`).
 //!
 //! Networks are plain Rust over one flat `Vec<f64>` of parameters with
 //! hand-written forward and backward passes; the evaluation hot path allocates
@@ -41,6 +42,8 @@ mod adam;
 mod categorical;
 mod error;
 pub mod io;
+mod made;
+mod maf;
 mod nn;
 mod rows;
 mod zscore;
@@ -51,6 +54,7 @@ pub use adam::{Adam, AdamConfig, Trainable};
 pub use categorical::{CategoricalConfig, CategoricalMass};
 pub use error::FlowError;
 pub use io::Persist;
+pub use maf::{Maf, MafConfig, Permutation};
 pub use nn::Activation;
 pub use rows::{Rows, RowsView};
 pub use zscore::ZScore;

@@ -90,6 +90,10 @@ impl Linear {
     pub(crate) fn len(&self) -> usize {
         self.n_out * (self.n_in + 1)
     }
+    /// Index of weight (o, i) in the flat vector.
+    pub(crate) fn weight_index(&self, o: usize, i: usize) -> usize {
+        self.offset + o * self.n_in + i
+    }
     fn split<'a>(&self, p: &'a [f64]) -> (&'a [f64], &'a [f64]) {
         let w_end = self.offset + self.n_out * self.n_in;
         (&p[self.offset..w_end], &p[w_end..w_end + self.n_out])
@@ -264,6 +268,23 @@ impl Mlp {
             }
             end = start;
         }
+    }
+}
+
+/// ln(1 + eˣ) without overflow.
+#[inline]
+pub(crate) fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// 1 / (1 + e⁻ˣ).
+#[inline]
+pub(crate) fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
     }
 }
 
