@@ -10,6 +10,8 @@
 //! - [`CategoricalMass`]: an MLP from θ to logits over a declared range of
 //!   integers (counts, choices).
 //! - [`Maf`]: a masked autoregressive flow for continuous x (sbi's `maf`).
+//! - [`Nsf`]: a rational-quadratic neural spline flow for continuous x, 1-D
+//!   included (sbi's `nsf` defaults: 10 bins, linear tails outside ±3).
 //!
 //! Networks are plain Rust over one flat `Vec<f64>` of parameters with
 //! hand-written forward and backward passes; the evaluation hot path allocates
@@ -39,23 +41,28 @@
 //! ```
 
 mod adam;
+mod autoregressive;
 mod categorical;
 mod error;
 pub mod io;
 mod made;
 mod maf;
 mod nn;
+mod nsf;
 mod rows;
+mod spline;
 mod zscore;
 
 use rand::Rng;
 
 pub use adam::{Adam, AdamConfig, Trainable};
+pub use autoregressive::Permutation;
 pub use categorical::{CategoricalConfig, CategoricalMass};
 pub use error::FlowError;
 pub use io::Persist;
-pub use maf::{Maf, MafConfig, Permutation};
+pub use maf::{Maf, MafConfig};
 pub use nn::Activation;
+pub use nsf::{Nsf, NsfConfig};
 pub use rows::{Rows, RowsView};
 pub use zscore::ZScore;
 

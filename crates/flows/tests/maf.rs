@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::rng;
+use common::{line, rng, simpson};
 use flows::{
     Adam, AdamConfig, CategoricalConfig, CategoricalMass, ConditionalDensity, FlowError, Maf,
     MafConfig, Permutation, Persist, Rows, Trainable,
@@ -11,31 +11,6 @@ use flows::{
 use proptest::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
-
-/// Simpson's rule on [a, b] with `n` (even) intervals.
-fn simpson(f: impl Fn(f64) -> f64, a: f64, b: f64, n: usize) -> f64 {
-    let h = (b - a) / n as f64;
-    let mut s = f(a) + f(b);
-    for i in 1..n {
-        s += if i % 2 == 1 { 4.0 } else { 2.0 } * f(a + i as f64 * h);
-    }
-    s * h / 3.0
-}
-
-/// ∫ f over ℝ: x = c + s·t/(1 − t²) maps t ∈ (−1, 1) onto the line; Simpson's rule
-/// in t with `n` intervals (the flows' tails can be much wider than the data).
-fn line(f: impl Fn(f64) -> f64, c: f64, s: f64, n: usize) -> f64 {
-    let g = |t: f64| {
-        let d = 1.0 - t * t;
-        if d <= 0.0 {
-            return 0.0;
-        }
-        let w = s * (1.0 + t * t) / (d * d);
-        let v = f(c + s * t / d);
-        if v == 0.0 { 0.0 } else { v * w }
-    };
-    simpson(g, -1.0, 1.0, n)
-}
 
 /// A flow with random weights made more nonlinear by scaling them up (so the tests
 /// do not only see a near-Gaussian).
@@ -154,18 +129,8 @@ fn samples_follow_log_prob_in_2d() {
     let q = flow(2, 1, &small(), 6, 1.5);
     let theta = [-0.3];
     let pdf = |x1: f64, x2: f64| q.log_prob(&[x1, x2], &theta).unwrap().exp();
-    let moment = |f: &dyn Fn(f64, f64) -> f64| {
-        line(
-            |x1| line(|x2| f(x1, x2) * pdf(x1, x2), 2.0, 30.0, 400),
-            2.0,
-            30.0,
-            400,
-        )
-    };
-    let (m1, m2) = (moment(&|x, _| x), moment(&|_, y| y));
-    let v1 = moment(&|x, _| (x - m1).powi(2));
-    let v2 = moment(&|_, y| (y - m2).powi(2));
-    let c12 = moment(&|x, y| (x - m1) * (y - m2));
+    let [mass, m1, m2, v1, v2, c12] = common::moments_2d(pdf, 2.0, 30.0, 400);
+    assert!((mass - 1.0).abs() < 1e-4, "mass {mass}");
     let m = 20_000;
     let draws = q.sample(&theta, m, &mut rng(7)).unwrap();
     let mean = |j: usize| draws.view().iter().map(|r| r[j]).sum::<f64>() / m as f64;

@@ -116,3 +116,81 @@ pub fn rows_from(n: usize, cols: usize, mut f: impl FnMut(usize, &mut [f64])) ->
     }
     r
 }
+
+/// Simpson's rule on [a, b] with `n` (even) intervals.
+pub fn simpson(f: impl Fn(f64) -> f64, a: f64, b: f64, n: usize) -> f64 {
+    let h = (b - a) / n as f64;
+    let mut s = f(a) + f(b);
+    for i in 1..n {
+        s += if i % 2 == 1 { 4.0 } else { 2.0 } * f(a + i as f64 * h);
+    }
+    s * h / 3.0
+}
+
+/// ∫ f over ℝ: x = c + s·t/(1 − t²) maps t ∈ (−1, 1) onto the line; Simpson's rule
+/// in t with `n` intervals (the flows' tails can be much wider than the data).
+pub fn line(f: impl Fn(f64) -> f64, c: f64, s: f64, n: usize) -> f64 {
+    let g = |t: f64| {
+        let d = 1.0 - t * t;
+        if d <= 0.0 {
+            return 0.0;
+        }
+        let w = s * (1.0 + t * t) / (d * d);
+        let v = f(c + s * t / d);
+        if v == 0.0 { 0.0 } else { v * w }
+    };
+    simpson(g, -1.0, 1.0, n)
+}
+
+/// Training-like data: x ~ 2 + 3·N(0, 1) per coordinate, θ ~ U(0, 1)ᵈ.
+pub fn training_data(d: usize, c: usize, seed: u64) -> (Rows, Rows) {
+    use rand::RngExt;
+    let mut r = rng(seed);
+    let xs = rows_from(100, d, |_, row| {
+        row.iter_mut()
+            .for_each(|v| *v = 2.0 + 3.0 * r.sample::<f64, _>(rand_distr::StandardNormal))
+    });
+    let ctx = rows_from(100, c, |_, row| {
+        row.iter_mut().for_each(|v| *v = r.random::<f64>())
+    });
+    (xs, ctx)
+}
+
+/// Simpson nodes and weights for ∫ over ℝ with the map of [`line`]: (x, weight).
+pub fn line_nodes(c: f64, s: f64, n: usize) -> Vec<(f64, f64)> {
+    let h = 2.0 / n as f64;
+    (1..n)
+        .map(|i| {
+            let t = -1.0 + i as f64 * h;
+            let d = 1.0 - t * t;
+            let simpson = if i % 2 == 1 { 4.0 } else { 2.0 } * h / 3.0;
+            (c + s * t / d, simpson * s * (1.0 + t * t) / (d * d))
+        })
+        .collect()
+}
+
+/// Mass, means, variances and covariance of a 2-D density by tensor-product
+/// quadrature over the plane (one density evaluation per node).
+pub fn moments_2d(pdf: impl Fn(f64, f64) -> f64, c: f64, s: f64, n: usize) -> [f64; 6] {
+    let nodes = line_nodes(c, s, n);
+    let mut pts = Vec::with_capacity(nodes.len() * nodes.len());
+    for &(x1, w1) in &nodes {
+        for &(x2, w2) in &nodes {
+            let p = pdf(x1, x2);
+            if p > 0.0 {
+                pts.push((x1, x2, w1 * w2 * p));
+            }
+        }
+    }
+    let mass: f64 = pts.iter().map(|p| p.2).sum();
+    let m1 = pts.iter().map(|p| p.0 * p.2).sum::<f64>() / mass;
+    let m2 = pts.iter().map(|p| p.1 * p.2).sum::<f64>() / mass;
+    let v1 = pts.iter().map(|p| (p.0 - m1).powi(2) * p.2).sum::<f64>() / mass;
+    let v2 = pts.iter().map(|p| (p.1 - m2).powi(2) * p.2).sum::<f64>() / mass;
+    let c12 = pts
+        .iter()
+        .map(|p| (p.0 - m1) * (p.1 - m2) * p.2)
+        .sum::<f64>()
+        / mass;
+    [mass, m1, m2, v1, v2, c12]
+}
