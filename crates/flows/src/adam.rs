@@ -39,6 +39,7 @@ pub struct Adam {
     v: Vec<f64>,
     t: u64,
     grad: Vec<f64>,
+    params: Vec<f64>,
 }
 
 impl Adam {
@@ -64,6 +65,7 @@ impl Adam {
             v: vec![0.0; n_params],
             t: 0,
             grad: vec![0.0; n_params],
+            params: Vec::with_capacity(n_params),
         })
     }
     /// The settings.
@@ -135,10 +137,10 @@ impl Adam {
 pub trait Trainable: ConditionalDensity {
     /// The flat parameter vector.
     fn parameters(&self) -> &[f64];
-    /// The flat parameter vector, mutable. Entries that a MADE mask holds at zero
-    /// must stay zero (an optimizer fed this crate's gradients keeps them so);
-    /// loading a file where they are not is an error.
-    fn parameters_mut(&mut self) -> &mut [f64];
+    /// Replaces the parameters. Errors: a wrong length, a non-finite value, or a
+    /// non-zero value where a MADE mask holds a weight at zero (the optimizer, fed
+    /// this crate's gradients, keeps those at zero).
+    fn set_parameters(&mut self, params: &[f64]) -> Result<(), FlowError>;
     /// Mean negative log-likelihood of rows `xs[i]` given `contexts[i]`, with its
     /// gradient in the parameters written into `grad` (length `parameters().len()`).
     fn loss_grad(
@@ -165,10 +167,17 @@ pub trait Trainable: ConditionalDensity {
         contexts: RowsView<'_>,
     ) -> Result<f64, FlowError> {
         let mut grad = std::mem::take(&mut adam.grad);
+        let mut params = std::mem::take(&mut adam.params);
         grad.resize(self.parameters().len(), 0.0);
-        let loss = self.loss_grad(xs, contexts, &mut grad);
-        let result = loss.and_then(|l| adam.step(self.parameters_mut(), &grad).map(|()| l));
+        params.clear();
+        params.extend_from_slice(self.parameters());
+        let result = self.loss_grad(xs, contexts, &mut grad).and_then(|loss| {
+            adam.step(&mut params, &grad)?;
+            self.set_parameters(&params)?;
+            Ok(loss)
+        });
         adam.grad = grad;
+        adam.params = params;
         result
     }
 }

@@ -228,6 +228,11 @@ impl ArFlow {
             params: s.params,
         })
     }
+    pub(crate) fn set_parameters(&mut self, params: &[f64]) -> Result<(), FlowError> {
+        crate::io::check_new_params(params, self.params.len(), &self.masked)?;
+        self.params.copy_from_slice(params);
+        Ok(())
+    }
     pub(crate) fn x_z(&self) -> &ZScore {
         &self.x_z
     }
@@ -555,8 +560,8 @@ macro_rules! delegate_to_flow {
             fn parameters(&self) -> &[f64] {
                 &self.flow.params
             }
-            fn parameters_mut(&mut self) -> &mut [f64] {
-                &mut self.flow.params
+            fn set_parameters(&mut self, params: &[f64]) -> Result<(), $crate::FlowError> {
+                self.flow.set_parameters(params)
             }
             fn loss_grad(
                 &self,

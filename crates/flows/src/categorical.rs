@@ -310,8 +310,10 @@ impl Trainable for CategoricalMass {
     fn parameters(&self) -> &[f64] {
         &self.params
     }
-    fn parameters_mut(&mut self) -> &mut [f64] {
-        &mut self.params
+    fn set_parameters(&mut self, params: &[f64]) -> Result<(), FlowError> {
+        crate::io::check_new_params(params, self.params.len(), &[])?;
+        self.params.copy_from_slice(params);
+        Ok(())
     }
     fn loss_grad(
         &self,

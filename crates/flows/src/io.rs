@@ -164,3 +164,27 @@ pub(crate) fn check_params(params: &[f64], expected: usize) -> Result<(), FlowEr
     }
     Ok(())
 }
+
+/// Checks parameters handed to `set_parameters`: length, finite, masked entries zero.
+pub(crate) fn check_new_params(
+    params: &[f64],
+    expected: usize,
+    masked: &[usize],
+) -> Result<(), FlowError> {
+    if params.len() != expected {
+        return Err(FlowError::DimensionMismatch {
+            what: "parameters",
+            expected,
+            got: params.len(),
+        });
+    }
+    if params.iter().any(|p| !p.is_finite()) {
+        return Err(FlowError::NonFinite { what: "parameters" });
+    }
+    if let Some(&i) = masked.iter().find(|&&i| params[i] != 0.0) {
+        return Err(FlowError::InvalidConfig(format!(
+            "parameter {i} is a masked MADE weight and must stay zero"
+        )));
+    }
+    Ok(())
+}

@@ -24,7 +24,8 @@ fn flow(d: usize, c: usize, config: &MafConfig, seed: u64, gain: f64) -> Maf {
         row.iter_mut().for_each(|v| *v = r.random::<f64>())
     });
     let mut q = Maf::new(config, xs.view(), ctx.view(), seed).unwrap();
-    q.parameters_mut().iter_mut().for_each(|p| *p *= gain);
+    let scaled: Vec<f64> = q.parameters().iter().map(|p| p * gain).collect();
+    q.set_parameters(&scaled).unwrap();
     q
 }
 
@@ -338,12 +339,19 @@ fn bad_files_are_errors() {
             ..
         })
     ));
-    // a masked weight set to non-zero
+    // a masked weight set to non-zero: refused by set_parameters and by load
+    let i = q.parameters().iter().position(|&p| p == 0.0).unwrap();
+    let mut p = q.parameters().to_vec();
+    p[i] = 0.5;
     let mut bad = q.clone();
-    let i = bad.parameters().iter().position(|&p| p == 0.0).unwrap();
-    bad.parameters_mut()[i] = 0.5;
     assert!(matches!(
-        Maf::from_bytes(&bad.to_bytes().unwrap()),
+        bad.set_parameters(&p),
+        Err(FlowError::InvalidConfig(_))
+    ));
+    let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    json["estimator"]["params"][i] = serde_json::json!(0.5);
+    assert!(matches!(
+        Maf::from_bytes(&serde_json::to_vec(&json).unwrap()),
         Err(FlowError::Corrupt(_))
     ));
     // bad permutations

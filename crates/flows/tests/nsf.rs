@@ -27,7 +27,8 @@ fn small() -> NsfConfig {
 fn flow(d: usize, c: usize, config: &NsfConfig, seed: u64, gain: f64) -> Nsf {
     let (xs, ctx) = common::training_data(d, c, seed);
     let mut q = Nsf::new(config, xs.view(), ctx.view(), seed).unwrap();
-    q.parameters_mut().iter_mut().for_each(|p| *p *= gain);
+    let scaled: Vec<f64> = q.parameters().iter().map(|p| p * gain).collect();
+    q.set_parameters(&scaled).unwrap();
     q
 }
 

@@ -93,10 +93,14 @@ pub fn check_parameter_gradient<T: Trainable + Clone>(
             continue;
         }
         let h = 1e-6 * p0.abs().max(1.0);
-        let mut qp = q.clone();
-        qp.parameters_mut()[i] = p0 + h;
-        let mut qm = q.clone();
-        qm.parameters_mut()[i] = p0 - h;
+        let shifted = |d: f64| {
+            let mut p = q.parameters().to_vec();
+            p[i] = p0 + d;
+            let mut q2 = q.clone();
+            q2.set_parameters(&p).unwrap();
+            q2
+        };
+        let (qp, qm) = (shifted(h), shifted(-h));
         let fd = (qp.loss(xs, contexts).unwrap() - qm.loss(xs, contexts).unwrap()) / (2.0 * h);
         grads_agree(&[grad[i]], &[fd], prec::FD_TOL).map_err(|e| format!("parameter {i}: {e}"))?;
     }
