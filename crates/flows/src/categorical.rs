@@ -84,7 +84,7 @@ pub struct CategoricalMass {
 }
 
 #[derive(Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     config: CategoricalConfig,
     context_z: ZScore,
     params: Vec<f64>,
@@ -139,7 +139,7 @@ impl CategoricalMass {
     }
     /// Category index of `x`, or `None` outside the support.
     #[inline]
-    fn index(&self, x: f64) -> Option<usize> {
+    pub(crate) fn index(&self, x: f64) -> Option<usize> {
         let (lo, hi) = (self.config.min_value as f64, self.config.max_value as f64);
         (x.fract() == 0.0 && x >= lo && x <= hi).then_some((x - lo) as usize)
     }
@@ -369,20 +369,15 @@ impl Trainable for CategoricalMass {
     }
 }
 
-impl Persist for CategoricalMass {
-    const KIND: &'static str = "categorical";
-    fn to_bytes(&self) -> Result<Vec<u8>, FlowError> {
-        io::to_bytes(
-            Self::KIND,
-            &State {
-                config: self.config.clone(),
-                context_z: self.context_z.clone(),
-                params: self.params.clone(),
-            },
-        )
+impl CategoricalMass {
+    pub(crate) fn state(&self) -> State {
+        State {
+            config: self.config.clone(),
+            context_z: self.context_z.clone(),
+            params: self.params.clone(),
+        }
     }
-    fn from_bytes(bytes: &[u8]) -> Result<Self, FlowError> {
-        let s: State = io::from_bytes(Self::KIND, bytes)?;
+    pub(crate) fn from_state(s: State) -> Result<Self, FlowError> {
         let (net, len) = Self::layout(&s.config, s.context_z.dim())
             .map_err(|e| FlowError::Corrupt(format!("configuration: {e}")))?;
         s.context_z.validate(s.context_z.dim(), "context z-score")?;
@@ -396,5 +391,15 @@ impl Persist for CategoricalMass {
             net,
             params: s.params,
         })
+    }
+}
+
+impl Persist for CategoricalMass {
+    const KIND: &'static str = "categorical";
+    fn to_bytes(&self) -> Result<Vec<u8>, FlowError> {
+        io::to_bytes(Self::KIND, &self.state())
+    }
+    fn from_bytes(bytes: &[u8]) -> Result<Self, FlowError> {
+        Self::from_state(io::from_bytes(Self::KIND, bytes)?)
     }
 }

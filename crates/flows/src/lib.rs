@@ -12,6 +12,8 @@
 //! - [`Maf`]: a masked autoregressive flow for continuous x (sbi's `maf`).
 //! - [`Nsf`]: a rational-quadratic neural spline flow for continuous x, 1-D
 //!   included (sbi's `nsf` defaults: 10 bins, linear tails outside ±3).
+//! - [`Mnle`]: the mixed estimator for (continuous…, discrete) rows such as
+//!   (reaction time, choice): categorical × spline flow, optional log transform.
 //!
 //! Networks are plain Rust over one flat `Vec<f64>` of parameters with
 //! hand-written forward and backward passes; the evaluation hot path allocates
@@ -47,6 +49,7 @@ mod error;
 pub mod io;
 mod made;
 mod maf;
+mod mnle;
 mod nn;
 mod nsf;
 mod rows;
@@ -61,6 +64,7 @@ pub use categorical::{CategoricalConfig, CategoricalMass};
 pub use error::FlowError;
 pub use io::Persist;
 pub use maf::{Maf, MafConfig};
+pub use mnle::{Mnle, MnleConfig};
 pub use nn::Activation;
 pub use nsf::{Nsf, NsfConfig};
 pub use rows::{Rows, RowsView};

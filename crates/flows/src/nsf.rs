@@ -92,7 +92,7 @@ pub struct Nsf {
 }
 
 #[derive(Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     config: NsfConfig,
     #[serde(flatten)]
     flow: ArState,
@@ -131,19 +131,14 @@ impl Nsf {
 
 delegate_to_flow!(Nsf);
 
-impl Persist for Nsf {
-    const KIND: &'static str = "nsf";
-    fn to_bytes(&self) -> Result<Vec<u8>, FlowError> {
-        io::to_bytes(
-            Self::KIND,
-            &State {
-                config: self.config.clone(),
-                flow: self.flow.state(),
-            },
-        )
+impl Nsf {
+    pub(crate) fn state(&self) -> State {
+        State {
+            config: self.config.clone(),
+            flow: self.flow.state(),
+        }
     }
-    fn from_bytes(bytes: &[u8]) -> Result<Self, FlowError> {
-        let s: State = io::from_bytes(Self::KIND, bytes)?;
+    pub(crate) fn from_state(s: State) -> Result<Self, FlowError> {
         let shape = s
             .config
             .shape()
@@ -153,5 +148,15 @@ impl Persist for Nsf {
             config: s.config,
             flow,
         })
+    }
+}
+
+impl Persist for Nsf {
+    const KIND: &'static str = "nsf";
+    fn to_bytes(&self) -> Result<Vec<u8>, FlowError> {
+        io::to_bytes(Self::KIND, &self.state())
+    }
+    fn from_bytes(bytes: &[u8]) -> Result<Self, FlowError> {
+        Self::from_state(io::from_bytes(Self::KIND, bytes)?)
     }
 }
