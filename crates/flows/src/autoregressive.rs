@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::made::{Made, MadeShape, Sinks};
 use crate::nn::{Activation, Alloc, sigmoid, softplus, with_scratch};
 use crate::rows::{check_finite_vec, check_rows};
-use crate::spline::Spline;
+use crate::spline::{KnotGrad, Knots, Spline};
 use crate::{FlowError, Rows, RowsView, ZScore};
 
 /// nflows' floor on the affine scale: scale = softplus(a) + 1e-3.
@@ -380,21 +380,27 @@ impl ArFlow {
             self.mades.len() * self.hidden(),
             self.hidden(),
         );
-        let len = 2 * cd + 2 * th + self.row_len() + self.tmp_len();
+        let extra = (self.mades.len() + 1) * (self.mult() + 1);
+        let len = 2 * cd + 2 * th + self.row_len() + extra + self.tmp_len();
         Ok(with_scratch(len, |s| {
             let (c, s) = s.split_at_mut(cd);
             let (dc, s) = s.split_at_mut(cd);
             let (e, s) = s.split_at_mut(th);
             let (de, s) = s.split_at_mut(th);
-            let (acts, tmp) = s.split_at_mut(self.row_len());
+            let (acts, s) = s.split_at_mut(self.row_len());
+            let (extra, tmp) = s.split_at_mut(extra);
             self.context_z.forward(context, c);
             self.context_forward(c, e);
             de.fill(0.0);
             let mut total = 0.0;
-            for x in xs.iter() {
-                self.load_x(x, acts);
-                total += self.forward_row(e, acts);
-                self.backward_row(acts, de, None, tmp);
+            if self.x_dim() == 1 {
+                total += self.rows_1d(xs, e, de, acts, (extra, tmp));
+            } else {
+                for x in xs.iter() {
+                    self.load_x(x, acts);
+                    total += self.forward_row(e, acts);
+                    self.backward_row(acts, de, None, tmp);
+                }
             }
             total += xs.len() as f64 * self.x_z.log_abs_det();
             dc.fill(0.0);
@@ -413,6 +419,103 @@ impl ArFlow {
             }
             total
         }))
+    }
+    /// ∑ log q over rows of 1-D x (standardized-x units), adding ∂/∂e into `de`.
+    ///
+    /// With one feature, every MADE input weight is masked (hidden degree 0): each
+    /// transform's elementwise parameters depend on θ only. They are computed once;
+    /// rows run only the elementwise maps (for splines, at knots computed once), and
+    /// the output adjoints, summed over rows, go back through each MADE once.
+    fn rows_1d(
+        &self,
+        xs: RowsView<'_>,
+        e: &[f64],
+        de: &mut [f64],
+        acts: &mut [f64],
+        (extra, tmp): (&mut [f64], &mut [f64]),
+    ) -> f64 {
+        let (nt, m_out, hd) = (self.mades.len(), self.mult(), self.hidden());
+        let stride = self.mades[0].acts_len();
+        for (t, m) in self.mades.iter().enumerate() {
+            let block = &mut acts[t * stride..(t + 1) * stride];
+            block[0] = 0.0;
+            m.forward(&self.params, &e[t * hd..(t + 1) * hd], block);
+        }
+        let (d_out, extra) = extra.split_at_mut(nt * m_out);
+        let (us, dtmp) = extra.split_at_mut(nt);
+        let dtmp = &mut dtmp[..m_out];
+        d_out.fill(0.0);
+        let (mu, sd) = (self.x_z.mean()[0], self.x_z.std()[0]);
+        let el = &self.shape.elementwise;
+        let out = |t: usize| self.mades[t].output_of(&acts[t * stride..(t + 1) * stride]);
+        let mut total = 0.0;
+        match el {
+            Elementwise::Spline(sp) => {
+                // Knots once per transform (the softmaxes are most of a spline's cost).
+                let knots: Vec<Knots> = (0..nt).map(|t| sp.knots(out(t))).collect();
+                let mut grads: Vec<KnotGrad> = (0..nt).map(|_| KnotGrad::new()).collect();
+                for x in xs.as_slice() {
+                    let mut u = (x - mu) / sd;
+                    for (t, ut) in us.iter_mut().enumerate() {
+                        *ut = u;
+                        let (v, ld) = sp.forward_with(&knots[t], u);
+                        u = v;
+                        total += ld;
+                    }
+                    total -= 0.5 * u * u + HALF_LN_2PI;
+                    let mut ub = -u;
+                    for t in (0..nt).rev() {
+                        ub = sp.backward_with(&knots[t], us[t], ub, &mut grads[t]);
+                    }
+                }
+                for t in 0..nt {
+                    sp.params_backward(
+                        out(t),
+                        &knots[t],
+                        &grads[t],
+                        &mut d_out[t * m_out..(t + 1) * m_out],
+                    );
+                }
+            }
+            Elementwise::Affine => {
+                for x in xs.as_slice() {
+                    let mut u = (x - mu) / sd;
+                    for (t, ut) in us.iter_mut().enumerate() {
+                        *ut = u;
+                        let (v, ld) = el.forward(out(t), u);
+                        u = v;
+                        total += ld;
+                    }
+                    total -= 0.5 * u * u + HALF_LN_2PI;
+                    let mut ub = -u;
+                    for t in (0..nt).rev() {
+                        ub = el.backward(out(t), us[t], ub, dtmp);
+                        for (a, b) in d_out[t * m_out..(t + 1) * m_out]
+                            .iter_mut()
+                            .zip(dtmp.iter())
+                        {
+                            *a += b;
+                        }
+                    }
+                }
+            }
+        }
+        for (t, m) in self.mades.iter().enumerate() {
+            let mut du = [0.0];
+            let sinks = Sinks {
+                du: &mut du,
+                de: &mut de[t * hd..(t + 1) * hd],
+                grad: None,
+            };
+            m.backward(
+                &self.params,
+                &acts[t * stride..(t + 1) * stride],
+                &d_out[t * m_out..(t + 1) * m_out],
+                sinks,
+                tmp,
+            );
+        }
+        total
     }
     pub(crate) fn sample(
         &self,
