@@ -11,77 +11,21 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+mod elementwise;
+mod wrap;
+
+pub(crate) use elementwise::Elementwise;
+pub use elementwise::Permutation;
+pub(crate) use wrap::{delegate_to_flow, fit_zscores};
+
 use crate::made::{Made, MadeShape, Sinks};
-use crate::nn::{Activation, Alloc, sigmoid, softplus, with_scratch};
+use crate::nn::{Activation, Alloc, with_scratch};
 use crate::rows::{check_finite_vec, check_rows};
-use crate::spline::{KnotGrad, Knots, Spline};
+use crate::spline::{KnotGrad, Knots};
 use crate::{FlowError, Rows, RowsView, ZScore};
 
-/// nflows' floor on the affine scale: scale = softplus(a) + 1e-3.
-const MIN_SCALE: f64 = 1e-3;
 /// ½ ln 2π.
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
-
-/// The permutation of features after each transform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum Permutation {
-    /// Reverse the features (nflows' `MaskedAutoregressiveFlow`): consecutive
-    /// transforms see opposite orders, so every feature depends on θ and on the others.
-    Reverse,
-    /// A random permutation per transform, drawn from the seed (sbi's `build_maf`
-    /// uses `RandomPermutation`).
-    Random,
-}
-
-/// The elementwise map of one feature given its MADE outputs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Elementwise {
-    /// v = (softplus(a) + 10⁻³) · u + shift; outputs (a, shift).
-    Affine,
-    /// A rational-quadratic spline with linear tails.
-    Spline(Spline),
-}
-
-impl Elementwise {
-    fn multiplier(&self) -> usize {
-        match self {
-            Elementwise::Affine => 2,
-            Elementwise::Spline(s) => s.n_params(),
-        }
-    }
-    /// (v, log dv/du).
-    #[inline]
-    fn forward(&self, o: &[f64], u: f64) -> (f64, f64) {
-        match self {
-            Elementwise::Affine => {
-                let scale = softplus(o[0]) + MIN_SCALE;
-                (scale * u + o[1], scale.ln())
-            }
-            Elementwise::Spline(s) => s.forward(o, u),
-        }
-    }
-    /// Adjoints of L = v̄ v + log dv/du: into `dout`, returning ∂L/∂u.
-    #[inline]
-    fn backward(&self, o: &[f64], u: f64, vbar: f64, dout: &mut [f64]) -> f64 {
-        match self {
-            Elementwise::Affine => {
-                let scale = softplus(o[0]) + MIN_SCALE;
-                dout[0] = (vbar * u + 1.0 / scale) * sigmoid(o[0]);
-                dout[1] = vbar;
-                vbar * scale
-            }
-            Elementwise::Spline(s) => s.backward(o, u, vbar, dout),
-        }
-    }
-    #[inline]
-    fn inverse(&self, o: &[f64], v: f64) -> f64 {
-        match self {
-            Elementwise::Affine => (v - o[1]) / (softplus(o[0]) + MIN_SCALE),
-            Elementwise::Spline(s) => s.inverse(o, v),
-        }
-    }
-}
 
 /// Sizes of an autoregressive flow.
 #[derive(Debug, Clone, Copy)]
@@ -620,78 +564,4 @@ impl ArFlow {
         }
         Ok(-(total / n + self.x_z.log_abs_det()))
     }
-}
-
-/// Implements [`ConditionalDensity`](crate::ConditionalDensity) and
-/// [`Trainable`](crate::Trainable) for a wrapper with a field `flow: ArFlow`.
-macro_rules! delegate_to_flow {
-    ($t:ty) => {
-        impl $crate::ConditionalDensity for $t {
-            fn x_dim(&self) -> usize {
-                self.flow.x_dim()
-            }
-            fn context_dim(&self) -> usize {
-                self.flow.context_dim()
-            }
-            fn log_prob_batch(
-                &self,
-                xs: $crate::RowsView<'_>,
-                contexts: $crate::RowsView<'_>,
-                out: &mut [f64],
-            ) -> Result<(), $crate::FlowError> {
-                $crate::categorical::check_batch(self, xs, contexts, out.len())?;
-                self.flow.log_prob_batch(xs, contexts, out)
-            }
-            fn sum_log_prob_grad_context(
-                &self,
-                xs: $crate::RowsView<'_>,
-                context: &[f64],
-                grad: &mut [f64],
-            ) -> Result<f64, $crate::FlowError> {
-                self.flow.sum_log_prob_grad_context(xs, context, grad)
-            }
-            fn sample(
-                &self,
-                context: &[f64],
-                n: usize,
-                rng: &mut dyn rand::Rng,
-            ) -> Result<$crate::Rows, $crate::FlowError> {
-                self.flow.sample(context, n, rng)
-            }
-        }
-        impl $crate::Trainable for $t {
-            fn parameters(&self) -> &[f64] {
-                &self.flow.params
-            }
-            fn set_parameters(&mut self, params: &[f64]) -> Result<(), $crate::FlowError> {
-                self.flow.set_parameters(params)
-            }
-            fn loss_grad(
-                &self,
-                xs: $crate::RowsView<'_>,
-                contexts: $crate::RowsView<'_>,
-                grad: &mut [f64],
-            ) -> Result<f64, $crate::FlowError> {
-                $crate::categorical::check_batch(self, xs, contexts, xs.len())?;
-                self.flow.loss_grad(xs, contexts, grad)
-            }
-        }
-    };
-}
-pub(crate) use delegate_to_flow;
-
-/// z-scores from training data, or identities.
-pub(crate) fn fit_zscores(
-    (z_x, z_c): (bool, bool),
-    xs: RowsView<'_>,
-    contexts: RowsView<'_>,
-) -> Result<(ZScore, ZScore), FlowError> {
-    let fit = |on: bool, rows: RowsView<'_>| {
-        if on {
-            ZScore::fit(rows)
-        } else {
-            Ok(ZScore::identity(rows.cols()))
-        }
-    };
-    Ok((fit(z_x, xs)?, fit(z_c, contexts)?))
 }
