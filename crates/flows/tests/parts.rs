@@ -143,3 +143,46 @@ fn rows_shapes() {
     assert_eq!(v.to_rows(), r);
     assert!(Rows::new(vec![], 3).unwrap().is_empty());
 }
+
+/// Estimators are evaluated through `&self` from many threads at once (each
+/// thread has its own scratch): the results equal the single-threaded ones.
+#[test]
+fn estimators_are_shared_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<flows::CategoricalMass>();
+    send_sync::<flows::Maf>();
+    send_sync::<flows::Nsf>();
+    send_sync::<flows::Mnle>();
+    use flows::{ConditionalDensity, Maf, MafConfig, Nsf, NsfConfig};
+    let xs = Rows::new((0..200).map(|i| (i as f64 * 0.37).sin() * 3.0).collect(), 2).unwrap();
+    let ctx = Rows::new((0..100).map(|i| (i as f64 * 0.11).cos()).collect(), 1).unwrap();
+    let maf = Maf::new(&MafConfig::default(), xs.view(), ctx.view(), 1).unwrap();
+    let x1 = Rows::new(xs.as_slice()[..100].to_vec(), 1).unwrap();
+    let nsf = Nsf::new(&NsfConfig::default(), x1.view(), ctx.view(), 2).unwrap();
+    let estimators: [(&dyn ConditionalDensity, &Rows); 2] = [(&maf, &xs), (&nsf, &x1)];
+    let reference: Vec<(f64, f64)> = estimators
+        .iter()
+        .map(|(q, x)| {
+            let mut g = [0.0];
+            let lp = q
+                .sum_log_prob_grad_context(x.view(), &[0.3], &mut g)
+                .unwrap();
+            (lp, g[0])
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..20 {
+                    for ((q, x), want) in estimators.iter().zip(&reference) {
+                        let mut g = [0.0];
+                        let lp = q
+                            .sum_log_prob_grad_context(x.view(), &[0.3], &mut g)
+                            .unwrap();
+                        assert_eq!((lp, g[0]), *want);
+                    }
+                }
+            });
+        }
+    });
+}
