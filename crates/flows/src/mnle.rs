@@ -256,9 +256,12 @@ impl ConditionalDensity for Mnle {
             split.row(x, &mut ys[p * dc..(p + 1) * dc]);
             dcol[p] = x[dc];
         }
+        // Gradients go to `sum` first: a −∞ part (x so large that the flow's z²
+        // overflows) must leave `grad` untouched.
+        let mut sum = vec![0.0; c];
         total +=
             self.discrete
-                .sum_log_prob_grad_context(RowsView::new(&dcol, 1)?, context, grad)?;
+                .sum_log_prob_grad_context(RowsView::new(&dcol, 1)?, context, &mut sum)?;
         let mut fctx = context.to_vec();
         fctx.push(0.0);
         let mut g = vec![0.0; c + 1];
@@ -268,10 +271,16 @@ impl ConditionalDensity for Mnle {
                 g.fill(0.0);
                 let rows = RowsView::new(&ys[start[j] * dc..start[j + 1] * dc], dc)?;
                 total += self.flow.sum_log_prob_grad_context(rows, &fctx, &mut g)?;
-                for (a, b) in grad.iter_mut().zip(&g[..c]) {
+                for (a, b) in sum.iter_mut().zip(&g[..c]) {
                     *a += b;
                 }
             }
+        }
+        if !total.is_finite() {
+            return Ok(f64::NEG_INFINITY);
+        }
+        for (a, b) in grad.iter_mut().zip(&sum) {
+            *a += b;
         }
         Ok(total)
     }

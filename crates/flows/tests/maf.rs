@@ -194,7 +194,8 @@ proptest! {
         prop_assert_eq!(common::check_context_gradient(&q, xs.view(), &theta), Ok(()));
     }
 
-    /// No f64 makes the flow panic: NaN is an error, ±∞ in x is −∞.
+    /// No f64 makes the flow panic: NaN is an error, ±∞ in x is −∞; the hot path
+    /// adds a finite gradient or, for −∞, none.
     #[test]
     fn any_f64_is_a_value_or_an_error(x in any::<f64>(), y in -1e3f64..1e3, t in any::<f64>()) {
         let q = flow(2, 1, &small(), 10, 1.0);
@@ -204,6 +205,12 @@ proptest! {
                 let ok = matches!(e, FlowError::NonFinite { .. }) && (x.is_nan() || !t.is_finite());
                 prop_assert!(ok, "unexpected error {}", e);
             }
+        }
+        let mut g = [0.5];
+        let xs = Rows::new(vec![x, y], 2).unwrap();
+        if let Ok(lp) = q.sum_log_prob_grad_context(xs.view(), &[t], &mut g) {
+            let ok = if lp.is_finite() { g[0].is_finite() } else { lp == f64::NEG_INFINITY && g[0] == 0.5 };
+            prop_assert!(ok, "lp {} grad {}", lp, g[0]);
         }
     }
 }

@@ -358,6 +358,10 @@ impl ArFlow {
                     tmp,
                 );
             }
+            // x so large that z² overflows: no mass, and no (NaN) gradient.
+            if !total.is_finite() {
+                return f64::NEG_INFINITY;
+            }
             for ((g, d), sd) in grad.iter_mut().zip(dc.iter()).zip(self.context_z.std()) {
                 *g += d / sd;
             }
