@@ -10,6 +10,7 @@
 
 mod checks;
 mod report;
+mod stats;
 mod tidy;
 mod validate;
 
