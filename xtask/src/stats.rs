@@ -73,7 +73,7 @@ mod tests {
         // Gamma(2, rate 1): F(x) = 1 − e^{−x}(1 + x).
         let f = gamma_cdf(2.0, 1.0);
         for x in [0.1, 1.0, 3.5] {
-            assert!((f(x) - (1.0 - (-x as f64).exp() * (1.0 + x))).abs() < 1e-14);
+            assert!((f(x) - (1.0 - (-x).exp() * (1.0 + x))).abs() < 1e-14);
         }
         assert_eq!(f(-1.0), 0.0);
     }
