@@ -1,5 +1,8 @@
 //! Small statistical tests used by the validation checks.
-#![allow(dead_code, reason = "used by the NUTS cookie checks, which land with the mcmc sampler")]
+#![allow(
+    dead_code,
+    reason = "used by the NUTS cookie checks, which land with the mcmc sampler"
+)]
 
 /// The Kolmogorov–Smirnov statistic D = sup |F_n(x) − F(x)| of `xs` against the CDF `cdf`.
 pub(crate) fn ks_statistic(xs: &[f64], cdf: impl Fn(f64) -> f64) -> f64 {
@@ -41,7 +44,13 @@ pub(crate) fn ks_p_value(d: f64, n: f64) -> f64 {
 
 /// The CDF of Gamma(shape a, rate b) (regularized lower incomplete gamma, statrs).
 pub(crate) fn gamma_cdf(a: f64, b: f64) -> impl Fn(f64) -> f64 {
-    move |x| if x <= 0.0 { 0.0 } else { statrs::function::gamma::gamma_lr(a, b * x) }
+    move |x| {
+        if x <= 0.0 {
+            0.0
+        } else {
+            statrs::function::gamma::gamma_lr(a, b * x)
+        }
+    }
 }
 
 #[cfg(test)]
