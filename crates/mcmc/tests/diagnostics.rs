@@ -4,8 +4,8 @@
 //! panic for any input.
 
 use mcmc::diagnostics::{
-    DiagnosticsError, MIN_DRAWS, ebfmi, ess_bulk, ess_mean, ess_tail, mcse_mean, mcse_sd,
-    normal_quantile, quantiles, rhat,
+    DiagnosticsError, MIN_DRAWS, Summary, SummaryRow, ebfmi, ess_bulk, ess_mean, ess_tail,
+    mcse_mean, mcse_sd, normal_quantile, quantiles, rhat,
 };
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -166,6 +166,35 @@ fn quantiles_match_numpy() {
                 case["name"]
             );
         }
+    }
+}
+
+#[test]
+fn summary_rows_match_arviz_summary() {
+    let fixture = fixture();
+    for case in fixture["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let draws = matrix(&case["draws"]);
+        let row = SummaryRow::new(name, &slices(&draws)).unwrap();
+        let expected = &case["summary"];
+        let columns = [
+            ("mean", row.mean, ARVIZ_RTOL),
+            ("sd", row.sd, ARVIZ_RTOL),
+            ("mcse_mean", row.mcse_mean, ARVIZ_RTOL),
+            ("ess_bulk", row.ess_bulk, ARVIZ_RTOL),
+            ("ess_tail", row.ess_tail, ARVIZ_RTOL),
+            ("r_hat", row.r_hat, ARVIZ_RTOL),
+        ];
+        for (column, ours, rtol) in columns {
+            let e = num(&expected[column]);
+            assert!(rel_diff(ours, e) <= rtol, "{name} {column}: {ours} vs {e}");
+        }
+        let q = num(&case["quantiles"][1]);
+        assert!(rel_diff(row.q5, q) <= QUANTILE_RTOL, "{name} 5%");
+        let q = num(&case["quantiles"][3]);
+        assert!(rel_diff(row.q50, q) <= QUANTILE_RTOL, "{name} 50%");
+        let q = num(&case["quantiles"][5]);
+        assert!(rel_diff(row.q95, q) <= QUANTILE_RTOL, "{name} 95%");
     }
 }
 
@@ -361,6 +390,51 @@ fn bad_input_is_a_named_error() {
 }
 
 #[test]
+fn summary_bad_input_is_a_named_error() {
+    let draws = [0.0; 12];
+    assert_eq!(
+        Summary::new::<&str>(&[], &[&draws]),
+        Err(DiagnosticsError::NoParameters)
+    );
+    assert_eq!(Summary::new(&["a"], &[]), Err(DiagnosticsError::NoChains));
+    assert_eq!(
+        Summary::new(&["a", "b", "c", "d", "e"], &[&draws]),
+        Err(DiagnosticsError::RaggedDraws {
+            chain: 0,
+            len: 12,
+            dim: 5
+        })
+    );
+    assert_eq!(
+        Summary::new(&["a", "b"], &[&draws, &draws[..10]]),
+        Err(DiagnosticsError::UnequalChains {
+            chain: 1,
+            len: 5,
+            expected: 6
+        })
+    );
+    assert_eq!(
+        Summary::new(&["a", "b", "c", "d"], &[&draws]),
+        Err(DiagnosticsError::TooFewDraws {
+            draws: 3,
+            min: MIN_DRAWS
+        })
+    );
+    let mut bad = [0.5; 12];
+    bad[7] = f64::NAN;
+    let err = Summary::new(&["a", "b"], &[&draws, &bad]).unwrap_err();
+    assert!(
+        matches!(&err, DiagnosticsError::Parameter { name, source }
+            if name == "b" && matches!(**source, DiagnosticsError::NonFiniteDraw { chain: 1, draw: 3, .. })),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("parameter `b`: draw 3 of chain 1")
+    );
+}
+
+#[test]
 fn constant_draws_behave_as_in_arviz() {
     let constant = [1.5; 101];
     let c: [&[f64]; 3] = [&constant, &constant, &constant];
@@ -376,6 +450,97 @@ fn constant_draws_behave_as_in_arviz() {
     assert_eq!(rhat(&[&a, &b]).unwrap(), f64::INFINITY);
 }
 
+/// Two chains of three parameters, the last constant.
+fn example_summary() -> Summary {
+    let chains = normal_chains(5, 2, 200, 0.3);
+    let flat: Vec<Vec<f64>> = chains
+        .iter()
+        .map(|c| c.iter().flat_map(|&x| [x, 100.0 * x.exp(), 7.0]).collect())
+        .collect();
+    Summary::new(&["mu", "tau|scale", "fixed"], &slices(&flat)).unwrap()
+}
+
+#[test]
+fn summary_rows_are_the_single_parameter_diagnostics() {
+    let chains = normal_chains(5, 2, 200, 0.3);
+    let c = slices(&chains);
+    let summary = example_summary();
+    let mu = summary.get("mu").unwrap();
+    assert_eq!(mu.ess_bulk, ess_bulk(&c).unwrap());
+    assert_eq!(mu.ess_tail, ess_tail(&c).unwrap());
+    assert_eq!(mu.r_hat, rhat(&c).unwrap());
+    assert_eq!(mu.mcse_mean, mcse_mean(&c).unwrap());
+    assert_eq!(
+        [mu.q5, mu.q50, mu.q95].to_vec(),
+        quantiles(&c, &[0.05, 0.5, 0.95]).unwrap()
+    );
+    let fixed = summary.get("fixed").unwrap();
+    assert_eq!((fixed.mean, fixed.sd), (7.0, 0.0));
+    assert!(fixed.r_hat.is_nan());
+    assert!(summary.get("nope").is_none());
+
+    let one = Summary::new(&["mu"], &[&chains[0]]).unwrap();
+    assert!(one.rows[0].r_hat.is_nan());
+    assert!(one.rows[0].ess_bulk > 0.0);
+}
+
+#[test]
+fn summary_display_is_an_aligned_table() {
+    let text = example_summary().to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4);
+    let headers: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        headers,
+        [
+            "mean",
+            "sd",
+            "5%",
+            "50%",
+            "95%",
+            "mcse_mean",
+            "ess_bulk",
+            "ess_tail",
+            "r_hat"
+        ]
+    );
+    let width = lines[0].chars().count();
+    assert!(lines.iter().all(|l| l.chars().count() == width), "{text}");
+    assert!(lines[1].starts_with("mu "));
+    assert!(
+        lines[3].starts_with("fixed") && lines[3].ends_with("NaN"),
+        "{text}"
+    );
+    // R-hat right-aligned under its header, with three decimals.
+    let r_hat = lines[1].rsplit(' ').next().unwrap();
+    assert_eq!(r_hat.split('.').nth(1).map(str::len), Some(3));
+    // Precision sets the significant digits.
+    let six = format!("{:.6}", example_summary());
+    assert!(six.lines().nth(3).unwrap().contains("7.00000"), "{six}");
+}
+
+#[test]
+fn summary_markdown_table() {
+    let md = example_summary().to_markdown();
+    let lines: Vec<&str> = md.lines().collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(
+        lines[0],
+        "| name | mean | sd | 5% | 50% | 95% | mcse_mean | ess_bulk | ess_tail | r_hat |"
+    );
+    assert_eq!(
+        lines[1],
+        "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    assert!(lines[3].starts_with("| tau\\|scale | "), "{md}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("| ") && l.ends_with(" |"))
+    );
+    assert!(lines.iter().all(|l| l.matches(" | ").count() == 9), "{md}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -388,6 +553,7 @@ proptest! {
         let c: Vec<&[f64]> = chains.iter().map(Vec::as_slice).collect();
         let _ = (rhat(&c), ess_bulk(&c), ess_tail(&c), ess_mean(&c));
         let _ = (mcse_mean(&c), mcse_sd(&c), quantiles(&c, &[0.0, 0.3, 1.0]));
+        let _ = Summary::new(&["a", "b"], &c).map(|s| (s.to_string(), s.to_markdown()));
         for chain in &c {
             let _ = ebfmi(chain);
         }

@@ -1,5 +1,5 @@
 //! Convergence diagnostics: rank-normalized split R-hat, bulk and tail ESS, MCSE,
-//! E-BFMI and quantiles.
+//! E-BFMI, quantiles, and a printable [`Summary`] table.
 //!
 //! Everything follows Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021),
 //! "Rank-normalization, folding, and localization: an improved R̂ for assessing
@@ -18,7 +18,8 @@
 //!   odd), the MCSE of the mean is 0 and that of the sd is NaN;
 //! - every chain constant, at different values: R-hat is +∞;
 //! - one chain: ESS and MCSE are computed; [`rhat`] refuses with
-//!   [`DiagnosticsError::TooFewChains`] (ArviZ returns NaN).
+//!   [`DiagnosticsError::TooFewChains`] (ArviZ returns NaN, and so does the
+//!   `r_hat` column of a [`Summary`]).
 //!
 //! ```
 //! use mcmc::diagnostics::{ess_bulk, rhat};
@@ -32,9 +33,11 @@
 
 mod ess;
 mod normal;
+mod summary;
 mod transform;
 
 pub use normal::normal_quantile;
+pub use summary::{Summary, SummaryRow};
 
 use ess::{ess_of_split, mean, variance};
 use transform::{fold, mquantile_sorted, quantile_sorted, split_chains, z_scale};
@@ -100,6 +103,27 @@ pub enum DiagnosticsError {
     InvalidProbability {
         /// The offending probability.
         prob: f64,
+    },
+    /// A summary was asked for no parameters.
+    #[error("no parameter names given")]
+    NoParameters,
+    /// A chain's flat row-major draws do not split into rows of one value per parameter.
+    #[error("chain {chain} holds {len} values, not a multiple of the {dim} parameters")]
+    RaggedDraws {
+        /// The chain.
+        chain: usize,
+        /// Its number of values.
+        len: usize,
+        /// The number of parameters (values per draw).
+        dim: usize,
+    },
+    /// A diagnostic of one named parameter of a summary failed.
+    #[error("parameter `{name}`: {source}")]
+    Parameter {
+        /// The parameter's name.
+        name: String,
+        /// What was wrong with its draws.
+        source: Box<DiagnosticsError>,
     },
 }
 
