@@ -64,27 +64,53 @@ impl Fft {
     }
 }
 
-/// Autocovariance at every lag 0..n (divisor n), as ArviZ's `autocov`: the chain
-/// is centred, zero-padded to at least 2n (so the circular correlation is the
-/// linear one), transformed, squared in modulus and transformed back.
-fn autocov(fft: &Fft, x: &[f64], re: &mut [f64], im: &mut [f64]) -> Vec<f64> {
-    let n = x.len();
-    let m = mean(x);
+/// Autocovariances at every lag 0..n (divisor n) of one or two chains, as
+/// ArviZ's `autocov`: each chain is centred and zero-padded to at least 2n (so
+/// the circular correlation is the linear one), transformed, squared in modulus
+/// and transformed back. Two real chains share one complex transform each way,
+/// as the real and imaginary parts.
+fn autocov_pair(
+    fft: &Fft,
+    a: &[f64],
+    b: Option<&[f64]>,
+    re: &mut [f64],
+    im: &mut [f64],
+) -> [Vec<f64>; 2] {
+    let n = a.len();
     re.fill(0.0);
     im.fill(0.0);
-    for (r, &v) in re.iter_mut().zip(x) {
-        *r = v - m;
+    let ma = mean(a);
+    for (r, &v) in re.iter_mut().zip(a) {
+        *r = v - ma;
+    }
+    if let Some(b) = b {
+        let mb = mean(b);
+        for (i, &v) in im.iter_mut().zip(b) {
+            *i = v - mb;
+        }
     }
     fft.forward(re, im);
-    for (r, i) in re.iter_mut().zip(im.iter_mut()) {
-        *r = *r * *r + *i * *i;
-        *i = 0.0;
+    // With Z = A + iB for real a, b: A_k = (Z_k + conj Z_{−k})/2 and
+    // B_k = (Z_k − conj Z_{−k})/(2i). Store |A_k|² as real, |B_k|² as imaginary part.
+    let len = fft.len;
+    for k in 0..=len / 2 {
+        let j = (len - k) % len;
+        let (p, q, r, s) = (re[k], im[k], re[j], im[j]);
+        let power_a = ((p + r) * (p + r) + (q - s) * (q - s)) / 4.0;
+        let power_b = ((p - r) * (p - r) + (q + s) * (q + s)) / 4.0;
+        re[k] = power_a;
+        re[j] = power_a;
+        im[k] = power_b;
+        im[j] = power_b;
     }
-    // The power spectrum is real and even, so its forward transform is real and
+    // Each power spectrum is real and even, so its forward transform is real and
     // equals len × its inverse transform.
     fft.forward(re, im);
-    let scale = 1.0 / (fft.len as f64 * n as f64);
-    re[..n].iter().map(|&c| c * scale).collect()
+    let scale = 1.0 / (len as f64 * n as f64);
+    [
+        re[..n].iter().map(|&c| c * scale).collect(),
+        im[..n].iter().map(|&c| c * scale).collect(),
+    ]
 }
 
 /// The mean of non-empty `x`, summed relative to `x[0]`: exact for constant
@@ -123,14 +149,16 @@ pub(crate) fn ess_of_split(chains: &[Vec<f64>]) -> f64 {
     let mut re = vec![0.0; fft.len];
     let mut im = vec![0.0; fft.len];
     let mut acov_mean = vec![0.0; n_draw];
-    let mut chain_mean = Vec::with_capacity(n_chain);
-    for chain in chains {
-        let acov = autocov(&fft, chain, &mut re, &mut im);
-        for (m, a) in acov_mean.iter_mut().zip(&acov) {
-            *m += a;
+    for pair in chains.chunks(2) {
+        let second = pair.get(1).map(Vec::as_slice);
+        let acovs = autocov_pair(&fft, &pair[0], second, &mut re, &mut im);
+        for acov in &acovs[..pair.len()] {
+            for (m, a) in acov_mean.iter_mut().zip(acov) {
+                *m += a;
+            }
         }
-        chain_mean.push(mean(chain));
     }
+    let chain_mean: Vec<f64> = chains.iter().map(|c| mean(c)).collect();
     for m in &mut acov_mean {
         *m /= n_chain as f64;
     }
@@ -191,20 +219,26 @@ mod tests {
 
     #[test]
     fn fft_autocov_equals_direct_sum() {
-        let x: Vec<f64> = (0..37)
-            .map(|i| ((i * 7919) % 101) as f64 / 10.0 - 5.0)
-            .collect();
-        let n = x.len();
+        let wave = |k: usize| -> Vec<f64> {
+            (0..37)
+                .map(|i| ((i * k) % 101) as f64 / 10.0 - 5.0)
+                .collect()
+        };
+        let (a, b) = (wave(7919), wave(104_729));
+        let n = a.len();
         let fft = Fft::new((2 * n).next_power_of_two());
         let (mut re, mut im) = (vec![0.0; fft.len], vec![0.0; fft.len]);
-        let fast = autocov(&fft, &x, &mut re, &mut im);
-        let mean = x.iter().sum::<f64>() / n as f64;
-        for (lag, f) in fast.iter().enumerate() {
-            let direct = (0..n - lag)
-                .map(|i| (x[i] - mean) * (x[i + lag] - mean))
-                .sum::<f64>()
-                / n as f64;
-            assert!((f - direct).abs() < 1e-13, "lag {lag}: {f} vs {direct}");
+        let paired = autocov_pair(&fft, &a, Some(&b), &mut re, &mut im);
+        let [alone, _] = autocov_pair(&fft, &b, None, &mut re, &mut im);
+        for (x, fast) in [(&a, &paired[0]), (&b, &paired[1]), (&b, &alone)] {
+            let m = x.iter().sum::<f64>() / n as f64;
+            for (lag, f) in fast.iter().enumerate() {
+                let direct = (0..n - lag)
+                    .map(|i| (x[i] - m) * (x[i + lag] - m))
+                    .sum::<f64>()
+                    / n as f64;
+                assert!((f - direct).abs() < 1e-13, "lag {lag}: {f} vs {direct}");
+            }
         }
     }
 

@@ -16,19 +16,19 @@ pub(crate) fn split_chains<C: AsRef<[f64]>>(chains: &[C]) -> Vec<Vec<f64>> {
 /// Ranks 1..=n of all values jointly, ties sharing their average rank
 /// (scipy's `rankdata(method="average")`), in the input's layout.
 fn average_ranks(chains: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    let flat: Vec<f64> = chains.iter().flatten().copied().collect();
-    let mut order: Vec<usize> = (0..flat.len()).collect();
-    order.sort_by(|&a, &b| flat[a].total_cmp(&flat[b]));
-    let mut ranks = vec![0.0; flat.len()];
+    // Sorting (value, position) pairs keeps the comparisons in cache.
+    let mut order: Vec<(f64, usize)> = chains.iter().flatten().copied().zip(0..).collect();
+    order.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
+    let mut ranks = vec![0.0; order.len()];
     let mut start = 0;
     while start < order.len() {
         let mut end = start + 1;
-        while end < order.len() && flat[order[end]] == flat[order[start]] {
+        while end < order.len() && order[end].0 == order[start].0 {
             end += 1;
         }
         // Positions start..end hold ranks start+1..=end; their mean is exact in f64.
         let rank = (start + 1 + end) as f64 / 2.0;
-        for &i in &order[start..end] {
+        for &(_, i) in &order[start..end] {
             ranks[i] = rank;
         }
         start = end;
