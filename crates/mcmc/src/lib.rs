@@ -31,6 +31,8 @@
 //! assert_eq!(grad, vec![-1.0, 0.0, 1.0]);
 //! ```
 
+pub mod diagnostics;
+
 /// Why a log density could not be evaluated at a point.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
