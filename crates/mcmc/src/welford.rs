@@ -48,9 +48,10 @@ impl Welford {
             let dim = x.len();
             let scale = 1.0 - inv_n;
             for (i, row) in self.m2.chunks_exact_mut(dim).enumerate() {
-                let di = self.delta[i] * scale;
+                let di = self.delta[i];
                 for (r, dj) in row.iter_mut().zip(&self.delta) {
-                    *r += di * dj;
+                    // (dᵢ·dⱼ)·s keeps the estimate exactly symmetric.
+                    *r += di * dj * scale;
                 }
             }
         } else {
