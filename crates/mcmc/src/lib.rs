@@ -5,6 +5,7 @@
 //! Stan's: NUTS with multinomial sampling and the generalized U-turn criterion (or static
 //! HMC), windowed warm-up adapting the step size by dual averaging and a diagonal or dense
 //! metric, several chains in parallel with results independent of the thread count.
+//! [`io`] writes the draws as cmdstan CSV files and a JSON summary of the run.
 //!
 //! ```
 //! use mcmc::{LogDensity, LogpError, Settings};
@@ -39,6 +40,7 @@ mod chain;
 mod density;
 mod error;
 mod hamiltonian;
+pub mod io;
 mod linalg;
 mod metric;
 mod nuts;
