@@ -37,8 +37,8 @@
 
 mod adapt;
 mod chain;
-pub mod diagnostics;
 mod density;
+pub mod diagnostics;
 mod error;
 mod hamiltonian;
 pub mod io;
