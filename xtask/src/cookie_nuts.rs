@@ -90,6 +90,11 @@ fn run<F: ModelFn + Clone + Sync>(ctx: &Ctx, name: &str, model: F) -> anyhow::Re
         .context("writing cmdstan CSV")?;
     let slices: Vec<&[f64]> = constrained.iter().map(Vec::as_slice).collect();
     let summary = Summary::new(&names, &slices)?;
+    ctx.println(&format!(
+        "{name} cookie model, NUTS ({} chains × {} draws):\n{summary}",
+        chains.len(),
+        settings.num_draws
+    ));
     Ok(Run {
         names,
         chains,
