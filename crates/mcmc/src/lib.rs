@@ -38,6 +38,7 @@
 mod adapt;
 mod chain;
 mod density;
+pub mod diagnostics;
 mod error;
 mod hamiltonian;
 pub mod io;

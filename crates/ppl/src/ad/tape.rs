@@ -88,6 +88,14 @@ pub(crate) enum Op {
         n: u32,
         aux_off: usize,
     },
+    /// The sum over the elements of a `Partials` node (shape `elems`), folded into it
+    /// by [`Var::sum_fused`]: the backward pass scales the stored partials by one adjoint.
+    PartialsSum {
+        ids_off: usize,
+        n: u32,
+        aux_off: usize,
+        elems: Shape,
+    },
     Custom {
         ids_off: usize,
         n: u32,

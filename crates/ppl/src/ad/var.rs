@@ -219,6 +219,40 @@ impl<'t> Var<'t> {
     pub fn sum(self) -> Var<'t> {
         self.reduce(Op::Sum, |x| x.iter().sum())
     }
+    /// Σ x, folded into the node when `self` is the newest node and a fused elementwise
+    /// node: one node and one backward pass less for a plate's log density. Only for
+    /// temporaries nobody else holds: afterwards `self` is the (scalar) sum.
+    pub(crate) fn sum_fused(self) -> Var<'t> {
+        let mut inner = self.tape.inner.borrow_mut();
+        let last = inner.nodes.len() - 1;
+        let node = inner.nodes[last];
+        if let (
+            true,
+            Op::Partials {
+                ids_off,
+                n,
+                aux_off,
+            },
+        ) = (self.id as usize == last, node.op)
+        {
+            let len = node.shape.len();
+            let total = inner.vals[node.off..node.off + len].iter().sum();
+            if len > 0 {
+                inner.vals[node.off] = total;
+                inner.nodes[last].shape = Shape::SCALAR;
+                inner.nodes[last].op = Op::PartialsSum {
+                    ids_off,
+                    n,
+                    aux_off,
+                    elems: node.shape,
+                };
+                return self;
+            }
+        }
+        drop(inner);
+        self.sum()
+    }
+
     /// ln Σ eˣ, a scalar.
     pub fn log_sum_exp(self) -> Var<'t> {
         self.reduce(Op::LogSumExp, special::log_sum_exp)
