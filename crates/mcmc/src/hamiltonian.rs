@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use crate::linalg::{axpy, dot};
+use crate::linalg::dot;
 use crate::metric::EuclideanMetric;
 use crate::{LogDensity, LogpError};
 
@@ -102,9 +102,8 @@ impl<D: LogDensity + ?Sized> Hamiltonian<'_, D> {
     /// usable (a recoverable density error or a non-finite energy): a divergence.
     pub(crate) fn leapfrog(&mut self, z: &mut Point, eps: f64) -> Result<bool, LogpError> {
         // The potential is −log p, so a momentum half step adds ε/2 · ∇log p.
-        axpy(0.5 * eps, &z.grad, &mut z.p);
-        self.metric.velocity(&z.p, &mut z.v);
-        axpy(eps, &z.v, &mut z.q);
+        self.metric
+            .kick_drift(0.5 * eps, eps, &z.grad, &mut z.p, &mut z.v, &mut z.q);
         self.grad_evals += 1;
         match self.density.logp_grad(&z.q, &mut z.grad) {
             Ok(lp) if lp.is_finite() => z.logp = lp,
@@ -112,8 +111,9 @@ impl<D: LogDensity + ?Sized> Hamiltonian<'_, D> {
             Err(e) if e.is_recoverable() => return Ok(false),
             Err(e) => return Err(e),
         }
-        axpy(0.5 * eps, &z.grad, &mut z.p);
-        self.refresh_kinetic(z);
+        z.kinetic = self
+            .metric
+            .kick_kinetic(0.5 * eps, &z.grad, &mut z.p, &mut z.v);
         Ok(z.kinetic.is_finite())
     }
 

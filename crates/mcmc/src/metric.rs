@@ -5,7 +5,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::Metric;
-use crate::linalg::{cholesky, matvec, solve_lower_transpose_in_place};
+use crate::linalg::{LANES, axpy, cholesky, dot, matvec, solve_lower_transpose_in_place};
 
 /// The inverse metric M⁻¹ a chain ended with (what cmdstan calls `inv_metric`): the
 /// regularized posterior (co)variance estimate of the warm-up.
@@ -87,6 +87,70 @@ impl EuclideanMetric {
                 }
             }
             Self::Dense { sigma, .. } => matvec(sigma, p, v),
+        }
+    }
+
+    /// The first half of a leapfrog step: p += h·g, v = M⁻¹p, q += ε·v (one pass when
+    /// diagonal).
+    pub(crate) fn kick_drift(
+        &self,
+        h: f64,
+        eps: f64,
+        g: &[f64],
+        p: &mut [f64],
+        v: &mut [f64],
+        q: &mut [f64],
+    ) {
+        match self {
+            Self::Diagonal { inv, .. } => {
+                for ((((pi, vi), qi), gi), s) in p
+                    .iter_mut()
+                    .zip(v.iter_mut())
+                    .zip(q.iter_mut())
+                    .zip(g)
+                    .zip(inv)
+                {
+                    *pi += h * gi;
+                    *vi = s * *pi;
+                    *qi += eps * *vi;
+                }
+            }
+            Self::Dense { sigma, .. } => {
+                axpy(h, g, p);
+                matvec(sigma, p, v);
+                axpy(eps, v, q);
+            }
+        }
+    }
+
+    /// The last half of a leapfrog step: p += h·g, v = M⁻¹p; returns the kinetic energy
+    /// ½ p·v (one pass when diagonal).
+    pub(crate) fn kick_kinetic(&self, h: f64, g: &[f64], p: &mut [f64], v: &mut [f64]) -> f64 {
+        match self {
+            Self::Diagonal { inv, .. } => {
+                // In chunks of LANES, so that the sum vectorizes.
+                let ((pc, pt), (vc, vt)) = (p.as_chunks_mut::<LANES>(), v.as_chunks_mut::<LANES>());
+                let ((gc, gt), (sc, st)) = (g.as_chunks::<LANES>(), inv.as_chunks::<LANES>());
+                let mut acc = [0.0; LANES];
+                for (((p, v), g), s) in pc.iter_mut().zip(vc).zip(gc).zip(sc) {
+                    for k in 0..LANES {
+                        p[k] += h * g[k];
+                        v[k] = s[k] * p[k];
+                        acc[k] += p[k] * v[k];
+                    }
+                }
+                for (((p, v), g), s) in pt.iter_mut().zip(vt).zip(gt).zip(st) {
+                    *p += h * g;
+                    *v = s * *p;
+                    acc[0] += *p * *v;
+                }
+                0.5 * acc.iter().sum::<f64>()
+            }
+            Self::Dense { sigma, .. } => {
+                axpy(h, g, p);
+                matvec(sigma, p, v);
+                0.5 * dot(p, v)
+            }
         }
     }
 

@@ -7,7 +7,7 @@
 use rand::{Rng, RngExt};
 
 use crate::hamiltonian::{Hamiltonian, Point, State};
-use crate::linalg::{add_assign, dot, dot_sum};
+use crate::linalg::{add_assign, dot, dot_sum2};
 use crate::{LogDensity, LogpError};
 
 /// What one transition did (the per-draw sampler statistics besides lp and energy).
@@ -104,7 +104,8 @@ fn no_u_turn(v_minus: &[f64], v_plus: &[f64], rho: &[f64]) -> bool {
 
 /// As [`no_u_turn`] with rho = a + b.
 fn no_u_turn_sum(v_minus: &[f64], v_plus: &[f64], a: &[f64], b: &[f64]) -> bool {
-    dot_sum(v_plus, a, b) > 0.0 && dot_sum(v_minus, a, b) > 0.0
+    let (plus, minus) = dot_sum2(v_plus, v_minus, a, b);
+    plus > 0.0 && minus > 0.0
 }
 
 /// log(eᵃ + eᵇ).

@@ -255,7 +255,12 @@ fn initialize<D: LogDensity + ?Sized>(
     let dim = state.q.len();
     match &settings.init {
         Init::Given(points) => {
-            let point = &points[chain];
+            let Some(point) = points.get(chain) else {
+                return Err(McmcError::InitCount {
+                    expected: chain + 1,
+                    found: points.len(),
+                });
+            };
             if point.len() != dim {
                 return Err(McmcError::InitLength {
                     chain,

@@ -17,7 +17,8 @@ pub const MAX_INIT_TRIES: usize = 100;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
-    /// Warm-up (adaptation) iterations per chain; their draws are dropped.
+    /// Warm-up (adaptation) iterations per chain; their draws are dropped. With none, the
+    /// chain keeps the identity metric and the step-size heuristic's first guess.
     pub num_warmup: usize,
     /// Draws kept per chain after warm-up.
     pub num_draws: usize,

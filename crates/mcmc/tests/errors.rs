@@ -125,6 +125,22 @@ fn bad_initial_points_are_named() {
         ),
         "{r:?}"
     );
+    // A lone chain beyond the given points.
+    let two = Settings {
+        init: Init::Given(vec![vec![0.0; 3], vec![0.0; 3]]),
+        ..quick()
+    };
+    let r = sample_chain(&mut Normal::standard(3), 2, &two, None);
+    assert!(
+        matches!(
+            r,
+            Err(McmcError::InitCount {
+                expected: 3,
+                found: 2
+            })
+        ),
+        "{r:?}"
+    );
     let nan = Settings {
         init: Init::Given(vec![vec![0.0; 3], vec![f64::NAN, 0.0, 0.0]]),
         ..quick()

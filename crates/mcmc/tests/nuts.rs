@@ -232,3 +232,29 @@ fn given_initial_points_are_used() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn short_and_missing_warmups_run() -> anyhow::Result<()> {
+    for num_warmup in [0, 10, 100] {
+        let settings = Settings {
+            num_warmup,
+            num_draws: 30,
+            num_chains: 1,
+            ..Default::default()
+        };
+        let chain = &sample(|_| Normal { sd: vec![1.0, 3.0] }, &settings, None)?[0];
+        assert_eq!(chain.num_draws(), 30);
+        assert!(chain.step_size > 0.0 && chain.step_size.is_finite());
+        assert!(chain.stats.iter().all(|s| s.step_size == chain.step_size));
+        let InverseMetric::Diagonal(inv) = &chain.inv_metric else {
+            anyhow::bail!("expected a diagonal metric");
+        };
+        // Below 20 warm-up iterations Stan learns no metric; at 100 it learns one window.
+        if num_warmup < 20 {
+            assert_eq!(inv, &vec![1.0, 1.0]);
+        } else {
+            assert_ne!(inv, &vec![1.0, 1.0]);
+        }
+    }
+    Ok(())
+}
