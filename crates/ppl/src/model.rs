@@ -398,7 +398,7 @@ impl<'t> Model<'t> {
                 let (x, log_det) = slot
                     .support
                     .forward_var(u.slice(slot.offset, slot.len), full);
-                let lp = dist.log_prob(self.tape, Operand::Var(x)).sum_fused();
+                let lp = dist.log_prob_sum(self.tape, Operand::Var(x));
                 self.terms.push(log_det);
                 (x, lp)
             }
@@ -418,7 +418,7 @@ impl<'t> Model<'t> {
                     None => draw(&dist, batch, full, self.rng),
                 };
                 let x = self.tape.constant(&values, full);
-                let lp = dist.log_prob(self.tape, Operand::Var(x)).sum_fused();
+                let lp = dist.log_prob_sum(self.tape, Operand::Var(x));
                 (x, lp)
             }
         };
@@ -450,7 +450,7 @@ impl<'t> Model<'t> {
                 got: v.len(),
             });
         }
-        let lp = dist.log_prob(self.tape, Operand::Data(v, full)).sum_fused();
+        let lp = dist.log_prob_sum(self.tape, Operand::Data(v, full));
         self.terms.push(lp);
         if self.record {
             self.push_site(
