@@ -1,53 +1,30 @@
-//! Reference simulators and priors for simulation-based inference.
+//! Priors, simulators and benchmark tasks for simulation-based inference.
 //!
-//! `simulators` depends on no other workspace crate. It will hold the cookie Poisson
-//! process, the drift-diffusion model and the sbibm benchmark tasks; this first
-//! version fixes the [`Prior`] and [`Simulator`] interfaces.
+//! A [`Prior`] draws θ and gives its log density; a [`Simulator`] draws
+//! x ~ p(x | θ) with a caller-supplied random number generator and reports
+//! bad θ or non-finite output as a [`SimulationError`] value. `simulators`
+//! depends on no other workspace crate.
 //!
 //! ```
-//! use simulators::SimulationError;
-//! let e = SimulationError::NonFinite { index: 2 };
-//! assert_eq!(e.to_string(), "simulator output has a non-finite value at position 2");
+//! use rand::SeedableRng;
+//! use simulators::{Prior, Simulator};
+//!
+//! let prior = simulators::prior::Gamma::new(2.0, 0.2)?; // shape, rate
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+//! let theta = prior.sample(&mut rng)?;
+//! assert!(theta[0] > 0.0);
+//! assert!(prior.log_prob(&[-1.0])? == f64::NEG_INFINITY);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use rand::Rng;
+pub mod error;
+mod interface;
+mod linalg;
+pub mod ode;
+pub mod prior;
+pub mod tasks;
 
-/// Why one simulation produced no usable output.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SimulationError {
-    /// The output contains NaN or ±∞.
-    #[error("simulator output has a non-finite value at position {index}")]
-    NonFinite {
-        /// Position of the first non-finite value.
-        index: usize,
-    },
-    /// The simulator gave up (e.g. a maximum time was reached).
-    #[error("simulation failed: {0}")]
-    Failed(String),
-}
-
-/// A prior over θ ∈ ℝ^d.
-pub trait Prior: Send + Sync {
-    /// Dimension d.
-    fn dim(&self) -> usize;
-    /// One draw θ ~ p(θ), written into `theta`.
-    fn sample(&self, rng: &mut dyn Rng, theta: &mut [f64]);
-    /// log p(θ) (−∞ outside the support).
-    fn log_prob(&self, theta: &[f64]) -> f64;
-}
-
-/// A simulator x ~ p(x | θ).
-pub trait Simulator: Send + Sync {
-    /// Width of θ.
-    fn theta_dim(&self) -> usize;
-    /// Width of x.
-    fn x_dim(&self) -> usize;
-    /// One simulation, written into `x`; failures are reported, not hidden.
-    fn simulate(
-        &self,
-        theta: &[f64],
-        rng: &mut dyn Rng,
-        x: &mut [f64],
-    ) -> Result<(), SimulationError>;
-}
+pub use error::{ConfigError, SimulationError};
+pub use interface::{
+    Interval, Likelihood, Observation, Prior, ReferencePosterior, Simulator, Task, TaskInfo,
+};
