@@ -19,6 +19,7 @@
 
 pub mod error;
 mod interface;
+pub mod io;
 mod linalg;
 pub mod ode;
 pub mod prior;
