@@ -122,11 +122,13 @@ impl Likelihood for Cookie {
         if !(k >= 0.0 && k.fract() == 0.0 && k.is_finite()) {
             return Ok(f64::NEG_INFINITY);
         }
-        Ok(if rate == 0.0 {
+        let lp = if rate == 0.0 {
             if k == 0.0 { 0.0 } else { f64::NEG_INFINITY }
         } else {
             k * rate.ln() - rate - libm::lgamma(k + 1.0)
-        })
+        };
+        // ∞ − ∞ for counts near f64::MAX, where the mass is 0.
+        Ok(if lp.is_nan() { f64::NEG_INFINITY } else { lp })
     }
 }
 
