@@ -2,19 +2,39 @@
 //!
 //! A [`Prior`] draws θ and gives its log density; a [`Simulator`] draws
 //! x ~ p(x | θ) with a caller-supplied random number generator and reports
-//! bad θ or non-finite output as a [`SimulationError`] value. `simulators`
-//! depends on no other workspace crate.
+//! bad θ or non-finite output as a [`SimulationError`] value, never a panic
+//! or a silent NaN. A [`Task`] bundles a prior and a simulator with what is
+//! known about them: its metadata and reference, an exact [`Likelihood`]
+//! and a [`ReferencePosterior`] sampler where they exist (the ground truths a
+//! learned likelihood is validated against), and sbibm's published
+//! observations.
+//!
+//! - [`tasks`]: the cookie process and the sbibm benchmark tasks
+//!   (gaussian_linear, gaussian_mixture, two_moons, slcp, bernoulli_glm,
+//!   sir, lotka_volterra), reimplemented from sbibm's task definitions;
+//! - [`prior`]: the priors they use, with checked constructors;
+//! - [`ode`]: the adaptive Runge–Kutta solver behind sir and lotka_volterra;
+//! - [`io`]: (θ, x) pairs simulated elsewhere, from CSV and `.npy` files.
+//!
+//! `simulators` depends on no other workspace crate.
 //!
 //! ```
 //! use rand::SeedableRng;
-//! use simulators::{Prior, Simulator};
+//! use simulators::{Simulator, Task, tasks::TwoMoons};
 //!
-//! let prior = simulators::prior::Gamma::new(2.0, 0.2)?; // shape, rate
+//! let task = TwoMoons::new();
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-//! let theta = prior.sample(&mut rng)?;
-//! assert!(theta[0] > 0.0);
-//! assert!(prior.log_prob(&[-1.0])? == f64::NEG_INFINITY);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! let theta = task.prior().sample(&mut rng)?;
+//! let x = task.simulate_vec(&theta, &mut rng)?;
+//! // The exact likelihood and posterior: ground truths for NLE.
+//! let ll = task.likelihood().unwrap().log_likelihood(&theta, &x)?;
+//! assert!(ll.is_finite());
+//! let obs = task.observation(1).unwrap(); // sbibm's observation 1
+//! let draws = task.reference_posterior().unwrap().sample_posterior(&obs.x, 100, &mut rng)?;
+//! assert_eq!(draws.len(), 100 * 2);
+//! // Bad input is an error value.
+//! assert!(task.simulate_vec(&[f64::NAN, 0.0], &mut rng).is_err());
+//! # Ok::<(), simulators::SimulationError>(())
 //! ```
 
 pub mod error;
