@@ -241,3 +241,31 @@ fn log_posterior_is_minus_infinity_outside_the_prior() {
         }
     }
 }
+
+#[test]
+fn non_finite_output_and_solver_failures_are_errors() {
+    let mut r = rng(6);
+    // S₀₀ = θ₂⁴ overflows: the draws are ±∞ or NaN.
+    let slcp = tasks::by_name("slcp").unwrap();
+    assert!(matches!(
+        slcp.simulate_vec(&[0.0, 0.0, 1e100, 1.0, 0.0], &mut r),
+        Err(SimulationError::NonFinite { index: 0 })
+    ));
+    // |z₀| = √2 · f64::MAX overflows.
+    let moons = tasks::by_name("two_moons").unwrap();
+    assert!(matches!(
+        moons.simulate_vec(&[f64::MAX, f64::MAX], &mut r),
+        Err(SimulationError::NonFinite { index: 0 })
+    ));
+    // A negative predation rate: prey and predators explode in finite time.
+    let lv = tasks::by_name("lotka_volterra").unwrap();
+    let err = lv.simulate_vec(&[5.0, -1.0, 1.0, 0.1], &mut r).unwrap_err();
+    assert!(matches!(err, SimulationError::Ode(_)), "{err:?}");
+    assert!(err.to_string().starts_with("ODE solver failed"), "{err}");
+    assert!(matches!(
+        lv.likelihood()
+            .unwrap()
+            .log_likelihood(&[5.0, -1.0, 1.0, 0.1], &[1.0; 20]),
+        Err(SimulationError::Ode(_))
+    ));
+}
