@@ -1,120 +1,121 @@
 //! Conditional density estimators q(x | θ) for neural likelihood estimation.
 //!
-//! `flows` depends on no other workspace crate. It will hold masked autoregressive
-//! flows, neural spline flows, a categorical mass estimator and the mixed (MNLE)
-//! estimator; this first version fixes the [`ConditionalDensity`] interface that
-//! `bridge` and `nle` build against, and the row-major [`Rows`] container.
+//! `flows` depends on no other workspace crate: it is a small library of
+//! conditional density estimators that someone may use alone. Every estimator
+//! implements [`ConditionalDensity`] (log-probabilities, their gradient in θ,
+//! sampling) and [`Trainable`] (a flat parameter vector, the mean negative
+//! log-likelihood of a batch with its parameter gradient, an [`Adam`] step), and
+//! saves to a versioned file through [`Persist`].
+//!
+//! - [`CategoricalMass`]: an MLP from θ to logits over a declared range of
+//!   integers (counts, choices).
+//! - [`Maf`]: a masked autoregressive flow for continuous x (sbi's `maf`).
+//! - [`Nsf`]: a rational-quadratic neural spline flow for continuous x, 1-D
+//!   included (sbi's `nsf` defaults: 10 bins, linear tails outside ±3).
+//! - [`Mnle`]: the mixed estimator for (continuous…, discrete) rows such as
+//!   (reaction time, choice): categorical × spline flow, optional log transform.
+//!
+//! Networks are plain Rust over one flat `Vec<f64>` of parameters with
+//! hand-written forward and backward passes; the evaluation hot path allocates
+//! nothing per row (working memory is a per-thread scratch buffer, see
+//! ARCHITECTURE.md).
 //!
 //! ```
-//! use flows::Rows;
+//! use flows::{Adam, AdamConfig, CategoricalConfig, CategoricalMass, ConditionalDensity, Rows, Trainable};
 //!
-//! let rows = Rows::new(vec![1.0, 2.0, 3.0, 4.0], 2).unwrap();
-//! assert_eq!(rows.len(), 2);
-//! assert_eq!(rows.row(1), &[3.0, 4.0]);
+//! // Training data: θ and a count x drawn given θ (here x = round(θ)).
+//! let theta: Vec<f64> = (0..200).map(|i| (i % 5) as f64).collect();
+//! let x = theta.clone();
+//! let (theta, x) = (Rows::new(theta, 1)?, Rows::new(x, 1)?);
+//!
+//! let mut q = CategoricalMass::new(&CategoricalConfig::new(0, 4), theta.view(), 42)?;
+//! let mut adam = Adam::new(AdamConfig { learning_rate: 1e-2, ..AdamConfig::default() }, q.parameters().len())?;
+//! for _ in 0..200 {
+//!     q.train_step(&mut adam, x.view(), theta.view())?;
+//! }
+//! // The hot path of hierarchical inference: many rows sharing one θ, with ∂/∂θ.
+//! let trials = Rows::new(vec![2.0, 2.0, 2.0], 1)?;
+//! let mut grad = [0.0];
+//! let lp = q.sum_log_prob_grad_context(trials.view(), &[2.0], &mut grad)?;
+//! assert!(lp > 3.0 * 0.9f64.ln()); // q(2 | θ = 2) > 0.9
+//! assert!(q.log_prob(&[7.0], &[2.0])?.is_infinite()); // outside 0..=4: −∞
+//! # Ok::<(), flows::FlowError>(())
 //! ```
+
+mod adam;
+mod autoregressive;
+mod categorical;
+mod error;
+pub mod io;
+mod made;
+mod maf;
+mod mnle;
+mod nn;
+mod nsf;
+mod rows;
+mod spline;
+mod zscore;
 
 use rand::Rng;
 
-/// Errors of this crate.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FlowError {
-    /// The flat data length is not a multiple of the row width.
-    #[error("data of length {len} cannot be split into rows of width {cols}")]
-    RaggedRows {
-        /// Length of the flat data.
-        len: usize,
-        /// Requested row width.
-        cols: usize,
-    },
-}
+pub use adam::{Adam, AdamConfig, Trainable};
+pub use autoregressive::Permutation;
+pub use categorical::{CategoricalConfig, CategoricalMass};
+pub use error::FlowError;
+pub use io::Persist;
+pub use maf::{Maf, MafConfig};
+pub use mnle::{Mnle, MnleConfig};
+pub use nn::Activation;
+pub use nsf::{Nsf, NsfConfig};
+pub use rows::{Rows, RowsView};
+pub use zscore::ZScore;
 
-/// A borrowed row-major matrix: `data.len() == rows * cols`.
-#[derive(Debug, Clone, Copy)]
-pub struct RowsView<'a> {
-    data: &'a [f64],
-    cols: usize,
-}
-
-impl<'a> RowsView<'a> {
-    /// Views `data` as rows of width `cols`.
-    pub fn new(data: &'a [f64], cols: usize) -> Result<Self, FlowError> {
-        if cols == 0 || !data.len().is_multiple_of(cols) {
-            return Err(FlowError::RaggedRows {
-                len: data.len(),
-                cols,
-            });
-        }
-        Ok(Self { data, cols })
-    }
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.data.len() / self.cols
-    }
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-    /// Row width.
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-    /// Row `i`.
-    pub fn row(&self, i: usize) -> &'a [f64] {
-        &self.data[i * self.cols..(i + 1) * self.cols]
-    }
-    /// The flat row-major data.
-    pub fn as_slice(&self) -> &'a [f64] {
-        self.data
-    }
-}
-
-/// An owned row-major matrix.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rows {
-    data: Vec<f64>,
-    cols: usize,
-}
-
-impl Rows {
-    /// Rows of width `cols` from flat row-major data.
-    pub fn new(data: Vec<f64>, cols: usize) -> Result<Self, FlowError> {
-        RowsView::new(&data, cols)?;
-        Ok(Self { data, cols })
-    }
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.data.len() / self.cols
-    }
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-    /// Row `i`.
-    pub fn row(&self, i: usize) -> &[f64] {
-        &self.data[i * self.cols..(i + 1) * self.cols]
-    }
-    /// A borrowed view.
-    pub fn view(&self) -> RowsView<'_> {
-        RowsView {
-            data: &self.data,
-            cols: self.cols,
-        }
-    }
-}
-
-/// What a trained likelihood estimator offers: log q(x | θ), its gradient in θ, samples.
+/// What a trained likelihood estimator offers: log q(x | θ), its gradient in θ,
+/// samples.
+///
+/// x and θ are in the user's units; z-scoring and its Jacobian are inside the
+/// estimator. NaN in x or θ, an infinite θ, or a row of the wrong width is an
+/// error; an x outside the estimator's support has log-probability −∞.
 pub trait ConditionalDensity: Send + Sync {
     /// Width of one observation row x.
     fn x_dim(&self) -> usize;
     /// Width of the conditioning vector θ.
     fn context_dim(&self) -> usize;
+    /// log q(xs\[i\] | contexts\[i\]) into `out[i]`, one θ per row (for evaluation
+    /// and training losses).
+    fn log_prob_batch(
+        &self,
+        xs: RowsView<'_>,
+        contexts: RowsView<'_>,
+        out: &mut [f64],
+    ) -> Result<(), FlowError>;
+    /// ∑_i log q(xs\[i\] | θ) over iid rows sharing one θ; **adds** ∂/∂θ into `grad`
+    /// (length [`context_dim`](Self::context_dim)). The hot path of hierarchical
+    /// inference: the θ-dependent part of the network is computed once per call and
+    /// nothing is allocated per row. If the sum is −∞ (a row outside the support)
+    /// nothing is added to `grad`.
+    fn sum_log_prob_grad_context(
+        &self,
+        xs: RowsView<'_>,
+        context: &[f64],
+        grad: &mut [f64],
+    ) -> Result<f64, FlowError>;
+    /// `n` draws x ~ q(· | θ), as `n` rows of width [`x_dim`](Self::x_dim).
+    fn sample(&self, context: &[f64], n: usize, rng: &mut dyn Rng) -> Result<Rows, FlowError>;
+
     /// log q(x | θ) for one row.
-    fn log_prob(&self, x: &[f64], context: &[f64]) -> f64;
-    /// Σ_i log q(x_i | θ) over iid rows sharing one θ; adds ∂/∂θ into `grad`.
-    /// The hot path of hierarchical inference: the θ part is computed once per call.
-    fn sum_log_prob_grad_context(&self, xs: RowsView<'_>, context: &[f64], grad: &mut [f64])
-    -> f64;
-    /// `n` draws x ~ q(· | θ).
-    fn sample(&self, context: &[f64], n: usize, rng: &mut dyn Rng) -> Rows;
+    fn log_prob(&self, x: &[f64], context: &[f64]) -> Result<f64, FlowError> {
+        let mut out = [0.0];
+        self.log_prob_batch(
+            RowsView::new(x, x.len())?,
+            RowsView::new(context, context.len())?,
+            &mut out,
+        )?;
+        Ok(out[0])
+    }
+    /// ∑_i log q(xs\[i\] | θ) over iid rows sharing one θ.
+    fn sum_log_prob(&self, xs: RowsView<'_>, context: &[f64]) -> Result<f64, FlowError> {
+        let mut grad = vec![0.0; self.context_dim()];
+        self.sum_log_prob_grad_context(xs, context, &mut grad)
+    }
 }

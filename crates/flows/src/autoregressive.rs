@@ -1,0 +1,594 @@
+//! The machinery shared by [`Maf`](crate::Maf) and [`Nsf`](crate::Nsf): a stack of
+//! autoregressive transforms, each a MADE of (u_<i, θ) giving the parameters of an
+//! elementwise map of u_i (affine or rational-quadratic spline), each followed by
+//! a permutation; z-scored x and θ; a standard normal base.
+//!
+//! The θ part of every MADE (its context layer) is computed once per θ; rows then
+//! cost one forward and one backward pass each, in per-thread scratch memory.
+
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::made::{Made, MadeShape, Sinks};
+use crate::nn::{Activation, Alloc, sigmoid, softplus, with_scratch};
+use crate::rows::{check_finite_vec, check_rows};
+use crate::spline::Spline;
+use crate::{FlowError, Rows, RowsView, ZScore};
+
+/// nflows' floor on the affine scale: scale = softplus(a) + 1e-3.
+const MIN_SCALE: f64 = 1e-3;
+/// ½ ln 2π.
+const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// The permutation of features after each transform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Permutation {
+    /// Reverse the features (nflows' `MaskedAutoregressiveFlow`): consecutive
+    /// transforms see opposite orders, so every feature depends on θ and on the others.
+    Reverse,
+    /// A random permutation per transform, drawn from the seed (sbi's `build_maf`
+    /// uses `RandomPermutation`).
+    Random,
+}
+
+/// The elementwise map of one feature given its MADE outputs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Elementwise {
+    /// v = (softplus(a) + 10⁻³) · u + shift; outputs (a, shift).
+    Affine,
+    /// A rational-quadratic spline with linear tails.
+    Spline(Spline),
+}
+
+impl Elementwise {
+    fn multiplier(&self) -> usize {
+        match self {
+            Elementwise::Affine => 2,
+            Elementwise::Spline(s) => s.n_params(),
+        }
+    }
+    /// (v, log dv/du).
+    #[inline]
+    fn forward(&self, o: &[f64], u: f64) -> (f64, f64) {
+        match self {
+            Elementwise::Affine => {
+                let scale = softplus(o[0]) + MIN_SCALE;
+                (scale * u + o[1], scale.ln())
+            }
+            Elementwise::Spline(s) => s.forward(o, u),
+        }
+    }
+    /// Adjoints of L = v̄ v + log dv/du: into `dout`, returning ∂L/∂u.
+    #[inline]
+    fn backward(&self, o: &[f64], u: f64, vbar: f64, dout: &mut [f64]) -> f64 {
+        match self {
+            Elementwise::Affine => {
+                let scale = softplus(o[0]) + MIN_SCALE;
+                dout[0] = (vbar * u + 1.0 / scale) * sigmoid(o[0]);
+                dout[1] = vbar;
+                vbar * scale
+            }
+            Elementwise::Spline(s) => s.backward(o, u, vbar, dout),
+        }
+    }
+    #[inline]
+    fn inverse(&self, o: &[f64], v: f64) -> f64 {
+        match self {
+            Elementwise::Affine => (v - o[1]) / (softplus(o[0]) + MIN_SCALE),
+            Elementwise::Spline(s) => s.inverse(o, v),
+        }
+    }
+}
+
+/// Sizes of an autoregressive flow.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ArShape {
+    pub(crate) num_transforms: usize,
+    pub(crate) hidden_features: usize,
+    pub(crate) num_blocks: usize,
+    pub(crate) activation: Activation,
+    pub(crate) elementwise: Elementwise,
+}
+
+/// The saved form shared by both flows.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ArState {
+    pub(crate) x_z: ZScore,
+    pub(crate) context_z: ZScore,
+    pub(crate) permutations: Vec<Vec<usize>>,
+    pub(crate) params: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ArFlow {
+    shape: ArShape,
+    x_z: ZScore,
+    context_z: ZScore,
+    mades: Vec<Made>,
+    perms: Vec<Vec<usize>>,
+    masked: Vec<usize>,
+    pub(crate) params: Vec<f64>,
+}
+
+struct Layout {
+    mades: Vec<Made>,
+    masked: Vec<usize>,
+    len: usize,
+}
+
+fn layout(shape: &ArShape, d: usize, c: usize) -> Result<Layout, FlowError> {
+    if shape.num_transforms == 0 || shape.hidden_features == 0 {
+        return Err(FlowError::InvalidConfig(
+            "a flow needs at least one transform and one hidden unit".into(),
+        ));
+    }
+    let mut alloc = Alloc::default();
+    let mut masked = Vec::new();
+    let made = MadeShape {
+        features: d,
+        context_features: c,
+        hidden_features: shape.hidden_features,
+        num_blocks: shape.num_blocks,
+        output_multiplier: shape.elementwise.multiplier(),
+        activation: shape.activation,
+    };
+    let mades = (0..shape.num_transforms)
+        .map(|_| Made::new(&mut alloc, made, &mut masked))
+        .collect();
+    Ok(Layout {
+        mades,
+        masked,
+        len: alloc.len,
+    })
+}
+
+impl ArFlow {
+    pub(crate) fn new(
+        shape: ArShape,
+        (x_z, context_z): (ZScore, ZScore),
+        permutation: Permutation,
+        seed: u64,
+    ) -> Result<Self, FlowError> {
+        let d = x_z.dim();
+        let lay = layout(&shape, d, context_z.dim())?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut params = vec![0.0; lay.len];
+        for m in &lay.mades {
+            for l in m.layers() {
+                l.init(&mut params, &mut rng);
+            }
+        }
+        for &i in &lay.masked {
+            params[i] = 0.0;
+        }
+        let perms = (0..shape.num_transforms)
+            .map(|_| match permutation {
+                Permutation::Reverse => (0..d).rev().collect(),
+                Permutation::Random => {
+                    let mut p: Vec<usize> = (0..d).collect();
+                    for i in (1..d).rev() {
+                        p.swap(i, rng.random_range(0..=i));
+                    }
+                    p
+                }
+            })
+            .collect();
+        Ok(Self {
+            shape,
+            x_z,
+            context_z,
+            mades: lay.mades,
+            perms,
+            masked: lay.masked,
+            params,
+        })
+    }
+    pub(crate) fn state(&self) -> ArState {
+        ArState {
+            x_z: self.x_z.clone(),
+            context_z: self.context_z.clone(),
+            permutations: self.perms.clone(),
+            params: self.params.clone(),
+        }
+    }
+    pub(crate) fn from_state(shape: ArShape, s: ArState) -> Result<Self, FlowError> {
+        let (d, c) = (s.x_z.dim(), s.context_z.dim());
+        if d == 0 || c == 0 {
+            return Err(FlowError::Corrupt("x or θ has no coordinates".into()));
+        }
+        s.x_z.validate(d, "x z-score")?;
+        s.context_z.validate(c, "context z-score")?;
+        let lay =
+            layout(&shape, d, c).map_err(|e| FlowError::Corrupt(format!("configuration: {e}")))?;
+        crate::io::check_params(&s.params, lay.len)?;
+        if lay.masked.iter().any(|&i| s.params[i] != 0.0) {
+            return Err(FlowError::Corrupt(
+                "a masked MADE weight is not zero".into(),
+            ));
+        }
+        let is_perm = |p: &Vec<usize>| {
+            let mut seen = vec![false; d];
+            p.len() == d
+                && p.iter()
+                    .all(|&i| i < d && !std::mem::replace(&mut seen[i], true))
+        };
+        if s.permutations.len() != shape.num_transforms || !s.permutations.iter().all(is_perm) {
+            return Err(FlowError::Corrupt("bad permutations".into()));
+        }
+        Ok(Self {
+            shape,
+            x_z: s.x_z,
+            context_z: s.context_z,
+            mades: lay.mades,
+            perms: s.permutations,
+            masked: lay.masked,
+            params: s.params,
+        })
+    }
+    pub(crate) fn set_parameters(&mut self, params: &[f64]) -> Result<(), FlowError> {
+        crate::io::check_new_params(params, self.params.len(), &self.masked)?;
+        self.params.copy_from_slice(params);
+        Ok(())
+    }
+    pub(crate) fn x_z(&self) -> &ZScore {
+        &self.x_z
+    }
+    pub(crate) fn context_z(&self) -> &ZScore {
+        &self.context_z
+    }
+    pub(crate) fn x_dim(&self) -> usize {
+        self.x_z.dim()
+    }
+    pub(crate) fn context_dim(&self) -> usize {
+        self.context_z.dim()
+    }
+    fn hidden(&self) -> usize {
+        self.shape.hidden_features
+    }
+    fn mult(&self) -> usize {
+        self.shape.elementwise.multiplier()
+    }
+    /// Scratch per row: one MADE block per transform, then z.
+    fn row_len(&self) -> usize {
+        self.mades.len() * self.mades[0].acts_len() + self.x_dim()
+    }
+    fn tmp_len(&self) -> usize {
+        let d = self.x_dim();
+        2 * d + self.mult() * d + 2 * self.hidden() + d.max(self.context_dim())
+    }
+    /// The θ part of every MADE, e_t = act(W_c c + b_c), into `e` (T·H).
+    fn context_forward(&self, c: &[f64], e: &mut [f64]) {
+        for (m, e) in self.mades.iter().zip(e.chunks_exact_mut(self.hidden())) {
+            m.context_forward(&self.params, c, e);
+        }
+    }
+    /// Forward pass of one row whose standardized x is in `acts[..D]`; returns
+    /// log q of the standardized x (without the z-score Jacobian).
+    fn forward_row(&self, e: &[f64], acts: &mut [f64]) -> f64 {
+        let d = self.x_dim();
+        let (m_out, hd) = (self.mult(), self.hidden());
+        let stride = self.mades[0].acts_len();
+        let mut log_det = 0.0;
+        for (t, (m, perm)) in self.mades.iter().zip(&self.perms).enumerate() {
+            let (block, next) = acts[t * stride..].split_at_mut(stride);
+            m.forward(&self.params, &e[t * hd..(t + 1) * hd], block);
+            let o = m.output_of(block);
+            for (j, &i) in perm.iter().enumerate() {
+                let (v, ld) = self
+                    .shape
+                    .elementwise
+                    .forward(&o[i * m_out..(i + 1) * m_out], block[i]);
+                next[j] = v;
+                log_det += ld;
+            }
+        }
+        let z = &acts[self.mades.len() * stride..][..d];
+        log_det - 0.5 * z.iter().map(|v| v * v).sum::<f64>() - d as f64 * HALF_LN_2PI
+    }
+    /// Backward pass of one row after [`ArFlow::forward_row`]: adds ∂ log q / ∂e
+    /// into `de` and, when training, the parameter gradient into `grad`.
+    fn backward_row(
+        &self,
+        acts: &[f64],
+        de: &mut [f64],
+        mut grad: Option<&mut [f64]>,
+        tmp: &mut [f64],
+    ) {
+        let d = self.x_dim();
+        let (m_out, hd) = (self.mult(), self.hidden());
+        let stride = self.mades[0].acts_len();
+        let (du, tmp) = tmp.split_at_mut(d);
+        let (dv, tmp) = tmp.split_at_mut(d);
+        let (dout, tmp) = tmp.split_at_mut(m_out * d);
+        let z = &acts[self.mades.len() * stride..][..d];
+        for (a, v) in du.iter_mut().zip(z) {
+            *a = -v;
+        }
+        for (t, (m, perm)) in self.mades.iter().zip(&self.perms).enumerate().rev() {
+            let block = &acts[t * stride..(t + 1) * stride];
+            for (j, &i) in perm.iter().enumerate() {
+                dv[i] = du[j];
+            }
+            let o = m.output_of(block);
+            for i in 0..d {
+                let r = i * m_out..(i + 1) * m_out;
+                du[i] =
+                    self.shape
+                        .elementwise
+                        .backward(&o[r.clone()], block[i], dv[i], &mut dout[r]);
+            }
+            let sinks = Sinks {
+                du,
+                de: &mut de[t * hd..(t + 1) * hd],
+                grad: grad.as_deref_mut(),
+            };
+            m.backward(&self.params, block, dout, sinks, tmp);
+        }
+    }
+    /// Standardizes `x` into `acts[..D]`; false if x is infinite somewhere.
+    #[inline]
+    fn load_x(&self, x: &[f64], acts: &mut [f64]) -> bool {
+        self.x_z.forward(x, &mut acts[..x.len()]);
+        x.iter().all(|v| v.is_finite())
+    }
+    pub(crate) fn log_prob_batch(
+        &self,
+        xs: RowsView<'_>,
+        contexts: RowsView<'_>,
+        out: &mut [f64],
+    ) -> Result<(), FlowError> {
+        let (cd, th) = (self.context_dim(), self.mades.len() * self.hidden());
+        let jac = self.x_z.log_abs_det();
+        with_scratch(cd + th + self.row_len(), |s| {
+            let (c, s) = s.split_at_mut(cd);
+            let (e, acts) = s.split_at_mut(th);
+            for ((x, ctx), o) in xs.iter().zip(contexts.iter()).zip(out.iter_mut()) {
+                *o = if self.load_x(x, acts) {
+                    self.context_z.forward(ctx, c);
+                    self.context_forward(c, e);
+                    self.forward_row(e, acts) + jac
+                } else {
+                    f64::NEG_INFINITY
+                };
+            }
+        });
+        Ok(())
+    }
+    pub(crate) fn sum_log_prob_grad_context(
+        &self,
+        xs: RowsView<'_>,
+        context: &[f64],
+        grad: &mut [f64],
+    ) -> Result<f64, FlowError> {
+        check_rows(xs, self.x_dim(), "xs")?;
+        check_finite_vec(context, self.context_dim(), "context")?;
+        if grad.len() != self.context_dim() {
+            return Err(FlowError::DimensionMismatch {
+                what: "grad",
+                expected: self.context_dim(),
+                got: grad.len(),
+            });
+        }
+        if xs.as_slice().iter().any(|v| v.is_infinite()) {
+            return Ok(f64::NEG_INFINITY);
+        }
+        let (cd, th, hd) = (
+            self.context_dim(),
+            self.mades.len() * self.hidden(),
+            self.hidden(),
+        );
+        let len = 2 * cd + 2 * th + self.row_len() + self.tmp_len();
+        Ok(with_scratch(len, |s| {
+            let (c, s) = s.split_at_mut(cd);
+            let (dc, s) = s.split_at_mut(cd);
+            let (e, s) = s.split_at_mut(th);
+            let (de, s) = s.split_at_mut(th);
+            let (acts, tmp) = s.split_at_mut(self.row_len());
+            self.context_z.forward(context, c);
+            self.context_forward(c, e);
+            de.fill(0.0);
+            let mut total = 0.0;
+            for x in xs.iter() {
+                self.load_x(x, acts);
+                total += self.forward_row(e, acts);
+                self.backward_row(acts, de, None, tmp);
+            }
+            total += xs.len() as f64 * self.x_z.log_abs_det();
+            dc.fill(0.0);
+            for (t, m) in self.mades.iter().enumerate() {
+                let r = t * hd..(t + 1) * hd;
+                m.context_backward(
+                    &self.params,
+                    (c, &e[r.clone()]),
+                    &mut de[r],
+                    (Some(dc), None),
+                    tmp,
+                );
+            }
+            for ((g, d), sd) in grad.iter_mut().zip(dc.iter()).zip(self.context_z.std()) {
+                *g += d / sd;
+            }
+            total
+        }))
+    }
+    pub(crate) fn sample(
+        &self,
+        context: &[f64],
+        n: usize,
+        rng: &mut dyn Rng,
+    ) -> Result<Rows, FlowError> {
+        check_finite_vec(context, self.context_dim(), "context")?;
+        let (d, hd, m_out) = (self.x_dim(), self.hidden(), self.mult());
+        let mut c = vec![0.0; self.context_dim()];
+        self.context_z.forward(context, &mut c);
+        let mut e = vec![0.0; self.mades.len() * hd];
+        self.context_forward(&c, &mut e);
+        let mut acts = vec![0.0; self.mades[0].acts_len()];
+        let (mut cur, mut v, mut u) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+        let mut out = Rows::zeros(n, d)?;
+        for k in 0..n {
+            for zi in cur.iter_mut() {
+                *zi = StandardNormal.sample(rng);
+            }
+            for (t, (m, perm)) in self.mades.iter().zip(&self.perms).enumerate().rev() {
+                for (j, &i) in perm.iter().enumerate() {
+                    v[i] = cur[j];
+                }
+                // Feature i depends on u_<i only: d passes fix one more feature each.
+                acts[..d].fill(0.0);
+                for _ in 0..d {
+                    m.forward(&self.params, &e[t * hd..(t + 1) * hd], &mut acts);
+                    let o = m.output_of(&acts);
+                    for i in 0..d {
+                        u[i] = self
+                            .shape
+                            .elementwise
+                            .inverse(&o[i * m_out..(i + 1) * m_out], v[i]);
+                    }
+                    acts[..d].copy_from_slice(&u);
+                }
+                cur.copy_from_slice(&u);
+            }
+            self.x_z.inverse(&cur, out.row_mut(k));
+        }
+        Ok(out)
+    }
+    pub(crate) fn loss_grad(
+        &self,
+        xs: RowsView<'_>,
+        contexts: RowsView<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, FlowError> {
+        if xs.is_empty() {
+            return Err(FlowError::Empty { what: "xs" });
+        }
+        if xs.as_slice().iter().any(|v| !v.is_finite()) {
+            return Err(FlowError::NonFinite { what: "xs" });
+        }
+        if grad.len() != self.params.len() {
+            return Err(FlowError::DimensionMismatch {
+                what: "grad",
+                expected: self.params.len(),
+                got: grad.len(),
+            });
+        }
+        grad.fill(0.0);
+        let (cd, th, hd) = (
+            self.context_dim(),
+            self.mades.len() * self.hidden(),
+            self.hidden(),
+        );
+        let len = cd + 2 * th + self.row_len() + self.tmp_len();
+        let total = with_scratch(len, |s| {
+            let (c, s) = s.split_at_mut(cd);
+            let (e, s) = s.split_at_mut(th);
+            let (de, s) = s.split_at_mut(th);
+            let (acts, tmp) = s.split_at_mut(self.row_len());
+            let mut total = 0.0;
+            for (x, ctx) in xs.iter().zip(contexts.iter()) {
+                self.context_z.forward(ctx, c);
+                self.context_forward(c, e);
+                self.load_x(x, acts);
+                total += self.forward_row(e, acts);
+                de.fill(0.0);
+                self.backward_row(acts, de, Some(&mut *grad), tmp);
+                for (t, m) in self.mades.iter().enumerate() {
+                    let r = t * hd..(t + 1) * hd;
+                    m.context_backward(
+                        &self.params,
+                        (c, &e[r.clone()]),
+                        &mut de[r],
+                        (None, Some(&mut *grad)),
+                        tmp,
+                    );
+                }
+            }
+            total
+        });
+        let n = xs.len() as f64;
+        for g in grad.iter_mut() {
+            *g /= -n;
+        }
+        for &i in &self.masked {
+            grad[i] = 0.0;
+        }
+        Ok(-(total / n + self.x_z.log_abs_det()))
+    }
+}
+
+/// Implements [`ConditionalDensity`](crate::ConditionalDensity) and
+/// [`Trainable`](crate::Trainable) for a wrapper with a field `flow: ArFlow`.
+macro_rules! delegate_to_flow {
+    ($t:ty) => {
+        impl $crate::ConditionalDensity for $t {
+            fn x_dim(&self) -> usize {
+                self.flow.x_dim()
+            }
+            fn context_dim(&self) -> usize {
+                self.flow.context_dim()
+            }
+            fn log_prob_batch(
+                &self,
+                xs: $crate::RowsView<'_>,
+                contexts: $crate::RowsView<'_>,
+                out: &mut [f64],
+            ) -> Result<(), $crate::FlowError> {
+                $crate::categorical::check_batch(self, xs, contexts, out.len())?;
+                self.flow.log_prob_batch(xs, contexts, out)
+            }
+            fn sum_log_prob_grad_context(
+                &self,
+                xs: $crate::RowsView<'_>,
+                context: &[f64],
+                grad: &mut [f64],
+            ) -> Result<f64, $crate::FlowError> {
+                self.flow.sum_log_prob_grad_context(xs, context, grad)
+            }
+            fn sample(
+                &self,
+                context: &[f64],
+                n: usize,
+                rng: &mut dyn rand::Rng,
+            ) -> Result<$crate::Rows, $crate::FlowError> {
+                self.flow.sample(context, n, rng)
+            }
+        }
+        impl $crate::Trainable for $t {
+            fn parameters(&self) -> &[f64] {
+                &self.flow.params
+            }
+            fn set_parameters(&mut self, params: &[f64]) -> Result<(), $crate::FlowError> {
+                self.flow.set_parameters(params)
+            }
+            fn loss_grad(
+                &self,
+                xs: $crate::RowsView<'_>,
+                contexts: $crate::RowsView<'_>,
+                grad: &mut [f64],
+            ) -> Result<f64, $crate::FlowError> {
+                $crate::categorical::check_batch(self, xs, contexts, xs.len())?;
+                self.flow.loss_grad(xs, contexts, grad)
+            }
+        }
+    };
+}
+pub(crate) use delegate_to_flow;
+
+/// z-scores from training data, or identities.
+pub(crate) fn fit_zscores(
+    (z_x, z_c): (bool, bool),
+    xs: RowsView<'_>,
+    contexts: RowsView<'_>,
+) -> Result<(ZScore, ZScore), FlowError> {
+    let fit = |on: bool, rows: RowsView<'_>| {
+        if on {
+            ZScore::fit(rows)
+        } else {
+            Ok(ZScore::identity(rows.cols()))
+        }
+    };
+    Ok((fit(z_x, xs)?, fit(z_c, contexts)?))
+}

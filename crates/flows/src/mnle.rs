@@ -1,0 +1,391 @@
+//! The mixed neural likelihood estimator (MNLE, Boelts et al. 2022): a discrete
+//! column by a categorical estimator given θ, the continuous columns by a neural
+//! spline flow given (θ, the discrete value), with an optional log transform of
+//! positive continuous columns (reaction times).
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::categorical::{self, check_batch};
+use crate::io::{self, Persist};
+use crate::nsf;
+use crate::rows::{check_finite_vec, check_rows};
+use crate::{
+    CategoricalConfig, CategoricalMass, ConditionalDensity, FlowError, Nsf, NsfConfig, Rows,
+    RowsView, Trainable,
+};
+
+/// Settings of [`Mnle`]; defaults are sbi's `build_mnle` (categorical net and NSF
+/// with their defaults, log-transformed continuous columns).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MnleConfig {
+    /// The discrete column's estimator (its range is the discrete support).
+    pub discrete: CategoricalConfig,
+    /// The continuous columns' flow, conditioned on (θ, discrete value).
+    pub flow: NsfConfig,
+    /// Model ln x of the continuous columns (which must then be positive), with the
+    /// Jacobian −∑ ln x in the density (sbi: `log_transform_x=True`).
+    pub log_transform: bool,
+}
+
+impl MnleConfig {
+    /// sbi's defaults for a discrete column in `min_value..=max_value`.
+    pub fn new(min_value: i64, max_value: i64) -> Self {
+        Self {
+            discrete: CategoricalConfig::new(min_value, max_value),
+            flow: NsfConfig::default(),
+            log_transform: true,
+        }
+    }
+}
+
+/// q(x | θ) for rows x = (continuous columns…, one discrete column last):
+/// q(x | θ) = q_d(x_d | θ) · q_c(x_c | θ, x_d).
+///
+/// A discrete value outside its range, or (with the log transform) a
+/// non-positive continuous value, has log-probability −∞; NaN is an error.
+/// The hot path groups the rows by discrete value: one flow call per value present.
+#[derive(Debug, Clone)]
+pub struct Mnle {
+    config: MnleConfig,
+    discrete: CategoricalMass,
+    flow: Nsf,
+    params: Vec<f64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct State {
+    log_transform: bool,
+    discrete: categorical::State,
+    flow: nsf::State,
+}
+
+impl Mnle {
+    /// A freshly initialized estimator; `xs` and `contexts` (training data) set the
+    /// dimensions and the z-scorings. Training rows must be in the support.
+    pub fn new(
+        config: &MnleConfig,
+        xs: RowsView<'_>,
+        contexts: RowsView<'_>,
+        seed: u64,
+    ) -> Result<Self, FlowError> {
+        if xs.cols() < 2 {
+            return Err(FlowError::DimensionMismatch {
+                what: "xs (continuous columns, then the discrete column)",
+                expected: 2,
+                got: xs.cols(),
+            });
+        }
+        if contexts.len() != xs.len() {
+            return Err(FlowError::RowCountMismatch {
+                what: "contexts",
+                expected: xs.len(),
+                got: contexts.len(),
+            });
+        }
+        let discrete = CategoricalMass::new(&config.discrete, contexts, seed)?;
+        let dc = xs.cols() - 1;
+        let split = Split::new(config.log_transform, &discrete, dc);
+        let (ys, _, fctx) = split.training(xs, contexts)?;
+        let flow = Nsf::new(&config.flow, ys.view(), fctx.view(), seed.wrapping_add(1))?;
+        let mut params = discrete.parameters().to_vec();
+        params.extend_from_slice(flow.parameters());
+        Ok(Self {
+            config: config.clone(),
+            discrete,
+            flow,
+            params,
+        })
+    }
+    /// The settings.
+    pub fn config(&self) -> &MnleConfig {
+        &self.config
+    }
+    /// The discrete part q_d(x_d | θ).
+    pub fn discrete(&self) -> &CategoricalMass {
+        &self.discrete
+    }
+    /// The continuous part q_c(y | θ, x_d), y = ln x_c with the log transform.
+    pub fn flow(&self) -> &Nsf {
+        &self.flow
+    }
+    fn split(&self) -> Split<'_> {
+        Split::new(self.config.log_transform, &self.discrete, self.flow.x_dim())
+    }
+}
+
+/// Splits rows into the flow's input, the discrete column and the flow's context.
+struct Split<'a> {
+    log: bool,
+    discrete: &'a CategoricalMass,
+    dc: usize,
+}
+
+impl<'a> Split<'a> {
+    fn new(log: bool, discrete: &'a CategoricalMass, dc: usize) -> Self {
+        Self { log, discrete, dc }
+    }
+    /// The flow input of row `x` into `y`; returns (category index, log-Jacobian
+    /// −∑ ln x_c), or `None` if x is outside the support.
+    #[inline]
+    fn row(&self, x: &[f64], y: &mut [f64]) -> Option<(usize, f64)> {
+        let k = self.discrete.index(x[self.dc])?;
+        let mut jac = 0.0;
+        for (yi, &xi) in y.iter_mut().zip(&x[..self.dc]) {
+            if !xi.is_finite() || (self.log && xi <= 0.0) {
+                return None;
+            }
+            *yi = if self.log { xi.ln() } else { xi };
+            jac -= if self.log { *yi } else { 0.0 };
+        }
+        Some((k, jac))
+    }
+    /// Flow inputs, per-row log-Jacobians and flow contexts of training rows (all
+    /// in the support).
+    fn training(
+        &self,
+        xs: RowsView<'_>,
+        contexts: RowsView<'_>,
+    ) -> Result<(Rows, Vec<f64>, Rows), FlowError> {
+        let n = xs.len();
+        let c = contexts.cols();
+        let mut ys = Rows::zeros(n, self.dc)?;
+        let mut jac = vec![0.0; n];
+        let mut fctx = Rows::zeros(n, c + 1)?;
+        for (i, (x, jac_i)) in xs.iter().zip(jac.iter_mut()).enumerate() {
+            let (_, j) = self.row(x, ys.row_mut(i)).ok_or(FlowError::OutOfSupport {
+                value: *x
+                    .iter()
+                    .find(|v| !v.is_finite() || (self.log && **v <= 0.0))
+                    .unwrap_or(&x[self.dc]),
+                reason: "discrete value outside its range, or non-positive value under the log transform",
+            })?;
+            *jac_i = j;
+            let f = fctx.row_mut(i);
+            f[..c].copy_from_slice(contexts.row(i));
+            f[c] = x[self.dc];
+        }
+        Ok((ys, jac, fctx))
+    }
+}
+
+impl ConditionalDensity for Mnle {
+    fn x_dim(&self) -> usize {
+        self.flow.x_dim() + 1
+    }
+    fn context_dim(&self) -> usize {
+        self.discrete.context_dim()
+    }
+    fn log_prob_batch(
+        &self,
+        xs: RowsView<'_>,
+        contexts: RowsView<'_>,
+        out: &mut [f64],
+    ) -> Result<(), FlowError> {
+        check_batch(self, xs, contexts, out.len())?;
+        let (n, dc, c) = (xs.len(), self.flow.x_dim(), self.context_dim());
+        let split = self.split();
+        let mut ys = Rows::zeros(n, dc)?;
+        let mut fctx = Rows::zeros(n, c + 1)?;
+        let mut dcol = vec![self.config.discrete.min_value as f64; n];
+        let mut jac = vec![f64::NEG_INFINITY; n];
+        for i in 0..n {
+            let x = xs.row(i);
+            let f = fctx.row_mut(i);
+            f[..c].copy_from_slice(contexts.row(i));
+            f[c] = dcol[i];
+            if let Some((_, j)) = split.row(x, ys.row_mut(i)) {
+                jac[i] = j;
+                dcol[i] = x[dc];
+                f[c] = x[dc];
+            } else {
+                ys.row_mut(i).fill(0.0);
+            }
+        }
+        let mut lc = vec![0.0; n];
+        self.discrete
+            .log_prob_batch(RowsView::new(&dcol, 1)?, contexts, out)?;
+        self.flow.log_prob_batch(ys.view(), fctx.view(), &mut lc)?;
+        for ((o, l), j) in out.iter_mut().zip(lc).zip(jac) {
+            *o += l + j;
+        }
+        Ok(())
+    }
+    fn sum_log_prob_grad_context(
+        &self,
+        xs: RowsView<'_>,
+        context: &[f64],
+        grad: &mut [f64],
+    ) -> Result<f64, FlowError> {
+        check_rows(xs, self.x_dim(), "xs")?;
+        let c = self.context_dim();
+        check_finite_vec(context, c, "context")?;
+        if grad.len() != c {
+            return Err(FlowError::DimensionMismatch {
+                what: "grad",
+                expected: c,
+                got: grad.len(),
+            });
+        }
+        let (n, dc, k) = (xs.len(), self.flow.x_dim(), self.discrete.num_categories());
+        let split = self.split();
+        // Counting sort of the rows by discrete value: one flow call per value.
+        let mut idx = vec![0usize; n];
+        let mut start = vec![0usize; k + 1];
+        let mut y = vec![0.0; dc];
+        let mut total = 0.0;
+        for (i, x) in xs.iter().enumerate() {
+            match split.row(x, &mut y) {
+                Some((j, jac)) => {
+                    idx[i] = j;
+                    start[j + 1] += 1;
+                    total += jac;
+                }
+                None => return Ok(f64::NEG_INFINITY),
+            }
+        }
+        for j in 0..k {
+            start[j + 1] += start[j];
+        }
+        let mut fill = start.clone();
+        let mut ys = vec![0.0; n * dc];
+        let mut dcol = vec![0.0; n];
+        for (i, x) in xs.iter().enumerate() {
+            let p = fill[idx[i]];
+            fill[idx[i]] += 1;
+            split.row(x, &mut ys[p * dc..(p + 1) * dc]);
+            dcol[p] = x[dc];
+        }
+        total +=
+            self.discrete
+                .sum_log_prob_grad_context(RowsView::new(&dcol, 1)?, context, grad)?;
+        let mut fctx = context.to_vec();
+        fctx.push(0.0);
+        let mut g = vec![0.0; c + 1];
+        for j in 0..k {
+            if start[j + 1] > start[j] {
+                fctx[c] = (self.config.discrete.min_value + j as i64) as f64;
+                g.fill(0.0);
+                let rows = RowsView::new(&ys[start[j] * dc..start[j + 1] * dc], dc)?;
+                total += self.flow.sum_log_prob_grad_context(rows, &fctx, &mut g)?;
+                for (a, b) in grad.iter_mut().zip(&g[..c]) {
+                    *a += b;
+                }
+            }
+        }
+        Ok(total)
+    }
+    fn sample(&self, context: &[f64], n: usize, rng: &mut dyn Rng) -> Result<Rows, FlowError> {
+        let d = self.discrete.sample(context, n, rng)?;
+        let (dc, c) = (self.flow.x_dim(), self.context_dim());
+        let mut out = Rows::zeros(n, dc + 1)?;
+        let mut fctx = context.to_vec();
+        fctx.push(0.0);
+        for j in 0..self.discrete.num_categories() {
+            let value = (self.config.discrete.min_value + j as i64) as f64;
+            let rows: Vec<usize> = (0..n).filter(|&i| d.row(i)[0] == value).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            fctx[c] = value;
+            let ys = self.flow.sample(&fctx, rows.len(), rng)?;
+            for (r, &i) in rows.iter().enumerate() {
+                let o = out.row_mut(i);
+                for (oi, &yi) in o.iter_mut().zip(ys.row(r)) {
+                    *oi = if self.config.log_transform {
+                        yi.exp()
+                    } else {
+                        yi
+                    };
+                }
+                o[dc] = value;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Trainable for Mnle {
+    fn parameters(&self) -> &[f64] {
+        &self.params
+    }
+    fn set_parameters(&mut self, params: &[f64]) -> Result<(), FlowError> {
+        if params.len() != self.params.len() {
+            return Err(FlowError::DimensionMismatch {
+                what: "parameters",
+                expected: self.params.len(),
+                got: params.len(),
+            });
+        }
+        let nd = self.discrete.parameters().len();
+        self.discrete.set_parameters(&params[..nd])?;
+        self.flow.set_parameters(&params[nd..])?;
+        self.params.copy_from_slice(params);
+        Ok(())
+    }
+    fn loss_grad(
+        &self,
+        xs: RowsView<'_>,
+        contexts: RowsView<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, FlowError> {
+        check_batch(self, xs, contexts, xs.len())?;
+        if xs.is_empty() {
+            return Err(FlowError::Empty { what: "xs" });
+        }
+        if grad.len() != self.params.len() {
+            return Err(FlowError::DimensionMismatch {
+                what: "grad",
+                expected: self.params.len(),
+                got: grad.len(),
+            });
+        }
+        let (ys, jac, fctx) = self.split().training(xs, contexts)?;
+        let dcol: Vec<f64> = xs.iter().map(|x| x[self.flow.x_dim()]).collect();
+        let nd = self.discrete.parameters().len();
+        let (gd, gc) = grad.split_at_mut(nd);
+        let ld = self
+            .discrete
+            .loss_grad(RowsView::new(&dcol, 1)?, contexts, gd)?;
+        let lc = self.flow.loss_grad(ys.view(), fctx.view(), gc)?;
+        Ok(ld + lc - jac.iter().sum::<f64>() / xs.len() as f64)
+    }
+}
+
+impl Persist for Mnle {
+    const KIND: &'static str = "mnle";
+    fn to_bytes(&self) -> Result<Vec<u8>, FlowError> {
+        io::to_bytes(
+            Self::KIND,
+            &State {
+                log_transform: self.config.log_transform,
+                discrete: self.discrete.state(),
+                flow: self.flow.state(),
+            },
+        )
+    }
+    fn from_bytes(bytes: &[u8]) -> Result<Self, FlowError> {
+        let s: State = io::from_bytes(Self::KIND, bytes)?;
+        let discrete = CategoricalMass::from_state(s.discrete)?;
+        let flow = Nsf::from_state(s.flow)?;
+        if flow.context_dim() != discrete.context_dim() + 1 {
+            return Err(FlowError::Corrupt(format!(
+                "the flow's context has {} coordinates, expected θ ({}) and the discrete value",
+                flow.context_dim(),
+                discrete.context_dim()
+            )));
+        }
+        let mut params = discrete.parameters().to_vec();
+        params.extend_from_slice(flow.parameters());
+        Ok(Self {
+            config: MnleConfig {
+                discrete: discrete.config().clone(),
+                flow: flow.config().clone(),
+                log_transform: s.log_transform,
+            },
+            discrete,
+            flow,
+            params,
+        })
+    }
+}

@@ -1,0 +1,312 @@
+//! Plain dense layers over one flat parameter vector, with hand-written
+//! forward and backward passes.
+//!
+//! A [`Linear`] layer is an offset into the estimator's flat `Vec<f64>` of
+//! parameters (weights row-major `[out][in]`, then the bias), in the spirit of
+//! candle-nn's `linear.rs`: no trait towers, one small struct per layer. The same
+//! layout serves evaluation (analytic input gradients), training (parameter
+//! gradients) and the saved form.
+
+use std::cell::RefCell;
+
+use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
+
+/// Nonlinearity between layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Activation {
+    /// tanh (sbi's MAF).
+    Tanh,
+    /// max(0, x) (sbi's categorical net and NSF conditioners).
+    Relu,
+}
+
+impl Activation {
+    /// The activation of `x`.
+    #[inline]
+    pub(crate) fn apply(self, x: f64) -> f64 {
+        match self {
+            Activation::Tanh => x.tanh(),
+            Activation::Relu => x.max(0.0),
+        }
+    }
+    /// Its derivative, written with the output `y = apply(x)`.
+    #[inline]
+    pub(crate) fn grad_from_output(self, y: f64) -> f64 {
+        match self {
+            Activation::Tanh => 1.0 - y * y,
+            Activation::Relu => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// ∑ a_i b_i with four accumulators (so the loop vectorizes).
+#[inline]
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let ca = a.chunks_exact(4);
+    let cb = b.chunks_exact(4);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        acc[0] += x[0] * y[0];
+        acc[1] += x[1] * y[1];
+        acc[2] += x[2] * y[2];
+        acc[3] += x[3] * y[3];
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// y += alpha x.
+#[inline]
+pub(crate) fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * *xi;
+    }
+}
+
+/// A dense layer y = W x + b whose parameters live at `offset` in a flat vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Linear {
+    pub(crate) offset: usize,
+    pub(crate) n_in: usize,
+    pub(crate) n_out: usize,
+}
+
+impl Linear {
+    /// Number of parameters (weights and bias).
+    pub(crate) fn len(&self) -> usize {
+        self.n_out * (self.n_in + 1)
+    }
+    /// Index of weight (o, i) in the flat vector.
+    pub(crate) fn weight_index(&self, o: usize, i: usize) -> usize {
+        self.offset + o * self.n_in + i
+    }
+    fn split<'a>(&self, p: &'a [f64]) -> (&'a [f64], &'a [f64]) {
+        let w_end = self.offset + self.n_out * self.n_in;
+        (&p[self.offset..w_end], &p[w_end..w_end + self.n_out])
+    }
+    fn split_mut<'a>(&self, p: &'a mut [f64]) -> (&'a mut [f64], &'a mut [f64]) {
+        let w_end = self.offset + self.n_out * self.n_in;
+        let (w, b) = p[self.offset..w_end + self.n_out].split_at_mut(w_end - self.offset);
+        (w, b)
+    }
+    /// y = W x + b.
+    #[inline]
+    pub(crate) fn forward(&self, p: &[f64], x: &[f64], y: &mut [f64]) {
+        let (w, b) = self.split(p);
+        if self.n_in == 0 {
+            y[..self.n_out].copy_from_slice(b);
+            return;
+        }
+        for ((yo, row), bo) in y.iter_mut().zip(w.chunks_exact(self.n_in)).zip(b) {
+            *yo = bo + dot(row, x);
+        }
+    }
+    /// dx = Wᵀ dy (overwrites `dx`).
+    #[inline]
+    pub(crate) fn backward_input(&self, p: &[f64], dy: &[f64], dx: &mut [f64]) {
+        let (w, _) = self.split(p);
+        let dx = &mut dx[..self.n_in];
+        dx.fill(0.0);
+        if self.n_in == 0 {
+            return;
+        }
+        for (row, &d) in w.chunks_exact(self.n_in).zip(dy) {
+            if d != 0.0 {
+                axpy(d, row, dx);
+            }
+        }
+    }
+    /// ∂W += dy xᵀ, ∂b += dy.
+    #[inline]
+    pub(crate) fn accumulate_grad(&self, x: &[f64], dy: &[f64], g: &mut [f64]) {
+        let (gw, gb) = self.split_mut(g);
+        if self.n_in > 0 {
+            for (row, &d) in gw.chunks_exact_mut(self.n_in).zip(dy) {
+                if d != 0.0 {
+                    axpy(d, x, row);
+                }
+            }
+        }
+        for (b, d) in gb.iter_mut().zip(dy) {
+            *b += d;
+        }
+    }
+    /// PyTorch's `nn.Linear` default initialization: weights and bias uniform on
+    /// ±1/√n_in.
+    pub(crate) fn init(&self, p: &mut [f64], rng: &mut dyn Rng) {
+        let bound = 1.0 / (self.n_in.max(1) as f64).sqrt();
+        let (w, b) = self.split_mut(p);
+        for v in w.iter_mut().chain(b.iter_mut()) {
+            *v = bound * (2.0 * rng.random::<f64>() - 1.0);
+        }
+    }
+}
+
+/// Hands out consecutive parameter ranges for layers.
+#[derive(Debug, Default)]
+pub(crate) struct Alloc {
+    pub(crate) len: usize,
+}
+
+impl Alloc {
+    /// The next layer `n_in → n_out`.
+    pub(crate) fn linear(&mut self, n_in: usize, n_out: usize) -> Linear {
+        let l = Linear {
+            offset: self.len,
+            n_in,
+            n_out,
+        };
+        self.len += l.len();
+        l
+    }
+}
+
+/// A plain multilayer perceptron: `activation` after every layer but the last.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Mlp {
+    pub(crate) layers: Vec<Linear>,
+    pub(crate) activation: Activation,
+}
+
+impl Mlp {
+    /// Layers of widths `sizes[0] → sizes[1] → … → sizes[last]`.
+    pub(crate) fn new(alloc: &mut Alloc, sizes: &[usize], activation: Activation) -> Self {
+        let layers = sizes.windows(2).map(|w| alloc.linear(w[0], w[1])).collect();
+        Self { layers, activation }
+    }
+    pub(crate) fn n_out(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.n_out)
+    }
+    pub(crate) fn n_in(&self) -> usize {
+        self.layers.first().map_or(0, |l| l.n_in)
+    }
+    /// Scratch length for [`Mlp::forward`]: the input and all layer outputs.
+    pub(crate) fn acts_len(&self) -> usize {
+        self.n_in() + self.layers.iter().map(|l| l.n_out).sum::<usize>()
+    }
+    /// Scratch length for [`Mlp::backward`]: two adjoint buffers.
+    pub(crate) fn tmp_len(&self) -> usize {
+        2 * self
+            .layers
+            .iter()
+            .map(|l| l.n_out.max(l.n_in))
+            .max()
+            .unwrap_or(0)
+    }
+    pub(crate) fn init(&self, p: &mut [f64], rng: &mut dyn Rng) {
+        for l in &self.layers {
+            l.init(p, rng);
+        }
+    }
+    /// Forward pass over `acts`, whose first `n_in` entries hold the input; the
+    /// rest receives every layer's output (after the activation for hidden
+    /// layers). Returns the network output (the tail of `acts`).
+    pub(crate) fn forward<'a>(&self, p: &[f64], acts: &'a mut [f64]) -> &'a [f64] {
+        let mut start = self.n_in();
+        let last = self.layers.len() - 1;
+        for (k, l) in self.layers.iter().enumerate() {
+            let (done, rest) = acts.split_at_mut(start);
+            let out = &mut rest[..l.n_out];
+            l.forward(p, &done[start - l.n_in..], out);
+            if k != last {
+                for v in out.iter_mut() {
+                    *v = self.activation.apply(*v);
+                }
+            }
+            start += l.n_out;
+        }
+        &acts[start - self.n_out()..start]
+    }
+    /// Backward pass from `dout` (adjoint of the output) after [`Mlp::forward`]
+    /// filled `acts`: writes the input adjoint into `dx` if given, adds the
+    /// parameter gradient into `grad` if given.
+    pub(crate) fn backward(
+        &self,
+        p: &[f64],
+        acts: &[f64],
+        dout: &[f64],
+        dx: Option<&mut [f64]>,
+        mut grad: Option<&mut [f64]>,
+        tmp: &mut [f64],
+    ) {
+        let half = tmp.len() / 2;
+        let (a, b) = tmp.split_at_mut(half);
+        let (mut cur, mut next) = (a, b);
+        cur[..self.n_out()].copy_from_slice(dout);
+        let mut end = acts.len();
+        for (k, l) in self.layers.iter().enumerate().rev() {
+            let start = end - l.n_out;
+            if k != self.layers.len() - 1 {
+                for (d, &y) in cur[..l.n_out].iter_mut().zip(&acts[start..end]) {
+                    *d *= self.activation.grad_from_output(y);
+                }
+            }
+            let input = &acts[start - l.n_in..start];
+            if let Some(g) = grad.as_deref_mut() {
+                l.accumulate_grad(input, &cur[..l.n_out], g);
+            }
+            if k > 0 {
+                l.backward_input(p, &cur[..l.n_out], next);
+                std::mem::swap(&mut cur, &mut next);
+            } else if let Some(dx) = dx {
+                l.backward_input(p, &cur[..l.n_out], dx);
+                return;
+            }
+            end = start;
+        }
+    }
+}
+
+/// ln(1 + eˣ) without overflow.
+#[inline]
+pub(crate) fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// 1 / (1 + e⁻ˣ).
+#[inline]
+pub(crate) fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `len` zeroed-or-stale f64s of per-thread scratch.
+///
+/// Estimators are `Send + Sync` and evaluated through `&self` from many threads,
+/// so their working memory cannot live inside them. Each thread keeps one
+/// growable buffer: after the first call of a given size the hot path allocates
+/// nothing. A nested call on the same thread (the buffer already borrowed) falls
+/// back to a fresh allocation. Callers must not assume the contents are zero.
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut v) => {
+            if v.len() < len {
+                v.resize(len, 0.0);
+            }
+            f(&mut v[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
