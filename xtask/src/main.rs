@@ -10,6 +10,7 @@
 
 mod checks;
 mod cookie_nuts;
+mod plots;
 mod report;
 mod stats;
 mod tidy;
