@@ -2,7 +2,10 @@
 //!
 //! Text needs a font: DejaVu Sans is loaded from the system when present; without it
 //! the figures are drawn without labels rather than not at all.
-#![allow(dead_code, reason = "used by the neural-likelihood cookie checks of issue 8, which land next")]
+#![allow(
+    dead_code,
+    reason = "used by the neural-likelihood cookie checks of issue 8, which land next"
+)]
 
 use std::path::Path;
 use std::sync::OnceLock;
