@@ -287,4 +287,14 @@ fn save_load_gives_identical_log_probabilities() {
         Mnle::from_bytes(&bytes[..bytes.len() / 3]),
         Err(FlowError::Corrupt(_))
     ));
+    // any kind, as a trait object
+    let any = flows::io::from_bytes_any(&bytes).unwrap();
+    assert_eq!(any.log_prob(x.row(0), theta.row(0)).unwrap(), a[0]);
+    let text = String::from_utf8(bytes)
+        .unwrap()
+        .replace(r#""kind":"mnle""#, r#""kind":"unknown""#);
+    assert!(matches!(
+        flows::io::from_bytes_any(text.as_bytes()),
+        Err(FlowError::WrongKind { .. })
+    ));
 }

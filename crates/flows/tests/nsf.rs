@@ -257,6 +257,26 @@ fn training_recovers_a_skewed_1d_density() {
     );
 }
 
+/// Training recovers x | θ ~ N(Aθ + b, Σ) in 2-D (the MAF's task): mean
+/// log-likelihood gap to the truth on held-out simulations below 0.1 nats (the
+/// MAF reaches 0.017 on the same budget: outside ±3 marginal sds the spline is the
+/// identity, so a conditional narrower than the marginal gets the base's tails;
+/// measured 0.064).
+#[test]
+fn training_recovers_a_linear_gaussian() {
+    let config = NsfConfig {
+        hidden_features: 20,
+        num_transforms: 3,
+        ..NsfConfig::default()
+    };
+    let (before, after) = common::linear_gaussian_gaps(|x, t| Nsf::new(&config, x, t, 15).unwrap());
+    assert!(before > 1.0, "untrained gap {before}");
+    assert!(
+        after < 0.1,
+        "trained gap {after} nats (untrained {before})"
+    );
+}
+
 #[test]
 fn save_load_gives_identical_log_probabilities() {
     let q = flow(2, 2, &NsfConfig::default(), 16, 2.0);
