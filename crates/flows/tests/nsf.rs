@@ -271,10 +271,7 @@ fn training_recovers_a_linear_gaussian() {
     };
     let (before, after) = common::linear_gaussian_gaps(|x, t| Nsf::new(&config, x, t, 15).unwrap());
     assert!(before > 1.0, "untrained gap {before}");
-    assert!(
-        after < 0.1,
-        "trained gap {after} nats (untrained {before})"
-    );
+    assert!(after < 0.1, "trained gap {after} nats (untrained {before})");
 }
 
 #[test]
