@@ -24,6 +24,21 @@ pub(crate) const ALL: &[Check] = &[
         cookie_conjugate,
     ),
     Check::new(
+        "cookie-nuts-pooled",
+        "NUTS on the pooled cookie model matches the conjugate posterior",
+        crate::cookie_nuts::pooled,
+    ),
+    Check::new(
+        "cookie-nuts-unpooled",
+        "NUTS on the unpooled cookie model matches the conjugate posteriors",
+        crate::cookie_nuts::unpooled,
+    ),
+    Check::new(
+        "cookie-nuts-hierarchical",
+        "NUTS on the hierarchical cookie model converges and matches the published means",
+        crate::cookie_nuts::hierarchical,
+    ),
+    Check::new(
         "cookie-prior-predictive",
         "prior predictive draws of the hierarchical cookie model have the closed-form moments",
         cookie_prior_predictive,

@@ -53,6 +53,13 @@ impl Ctx {
         self.progress.bar(len, what)
     }
 
+    /// Prints `text` above the progress bars (summary tables worth seeing at once).
+    pub(crate) fn println(&self, text: &str) {
+        for line in text.lines() {
+            self.progress.println(line);
+        }
+    }
+
     /// `out_dir/file`, with `out_dir` created; for plots, draws and tables.
     #[allow(dead_code, reason = "for the checks that write plots and draws")]
     pub(crate) fn output_path(&self, file: &str) -> anyhow::Result<PathBuf> {

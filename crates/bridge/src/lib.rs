@@ -2,14 +2,16 @@
 //! estimators of `flows` and the samplers of `mcmc`.
 //!
 //! It is the only crate that knows both `ppl` and `flows`, and it stays thin:
-//! `NeuralLikelihood` (a trained estimator as a `ppl` distribution) and the adapter
-//! from a `ppl` model to [`mcmc::LogDensity`] land with the `bridge` and `mcmc`
-//! issues. This first version re-exports the three crates it joins.
-//!
-//! ```
-//! let _ = bridge::mcmc::LogpError::Recoverable("x".into()).is_recoverable();
-//! ```
+//! [`NeuralLikelihood`] makes any trained [`flows::ConditionalDensity`] a `ppl`
+//! distribution (the per-trial likelihood of a hierarchical model, with the gradient in
+//! θ on the tape), and [`ModelDensity`] makes a `ppl` model an [`mcmc::LogDensity`] with
+//! its draws mapped back to named, constrained values.
 
+mod density;
+mod likelihood;
+
+pub use density::{BridgeError, ModelDensity};
 pub use flows;
+pub use likelihood::NeuralLikelihood;
 pub use mcmc;
 pub use ppl;

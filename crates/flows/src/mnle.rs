@@ -12,7 +12,7 @@ use crate::nsf;
 use crate::rows::{check_finite_vec, check_rows};
 use crate::{
     CategoricalConfig, CategoricalMass, ConditionalDensity, FlowError, Nsf, NsfConfig, Rows,
-    RowsView, Trainable,
+    RowsView, Trainable, XSupport,
 };
 
 /// Settings of [`Mnle`]; defaults are sbi's `build_mnle` (categorical net and NSF
@@ -175,6 +175,14 @@ impl ConditionalDensity for Mnle {
     }
     fn context_dim(&self) -> usize {
         self.discrete.context_dim()
+    }
+    fn x_support(&self) -> XSupport {
+        let d = self.discrete.config();
+        XSupport::Mixed {
+            min: d.min_value,
+            max: d.max_value,
+            positive: self.config.log_transform,
+        }
     }
     fn log_prob_batch(
         &self,

@@ -1,13 +1,14 @@
 //! Markov chain Monte Carlo for any differentiable log density.
 //!
 //! `mcmc` depends on no other workspace crate: anyone with a log density and its
-//! gradient can implement [`LogDensity`] and sample it. The NUTS sampler, Stan-style
-//! warm-up and the diagnostics (split R-hat, bulk/tail ESS, MCSE, E-BFMI) land here
-//! with the `mcmc` issue; this first version fixes the interface the rest of the
-//! workspace builds against.
+//! gradient can implement [`LogDensity`] and sample it with [`sample`]. The sampler is
+//! Stan's: NUTS with multinomial sampling and the generalized U-turn criterion (or static
+//! HMC), windowed warm-up adapting the step size by dual averaging and a diagonal or dense
+//! metric, several chains in parallel with results independent of the thread count.
+//! [`io`] writes the draws as cmdstan CSV files and a JSON summary of the run.
 //!
 //! ```
-//! use mcmc::{LogDensity, LogpError};
+//! use mcmc::{LogDensity, LogpError, Settings};
 //!
 //! /// An isotropic standard normal in `d` dimensions.
 //! struct StdNormal(usize);
@@ -24,38 +25,34 @@
 //!     }
 //! }
 //!
-//! let mut target = StdNormal(3);
-//! let mut grad = vec![0.0; 3];
-//! let lp = target.logp_grad(&[1.0, 0.0, -1.0], &mut grad).unwrap();
-//! assert_eq!(lp, -1.0);
-//! assert_eq!(grad, vec![-1.0, 0.0, 1.0]);
+//! let settings = Settings { num_warmup: 300, num_draws: 300, num_chains: 2, seed: 7, ..Default::default() };
+//! let chains = mcmc::sample(|_chain| StdNormal(3), &settings, None)?;
+//! assert_eq!(chains.len(), 2);
+//! assert_eq!(chains[0].num_draws(), 300);
+//! assert_eq!(chains[0].draw(0).len(), 3);
+//! let mean: f64 = chains.iter().flat_map(|c| c.column(0)).sum::<f64>() / 600.0;
+//! assert!(mean.abs() < 0.3);
+//! # Ok::<(), mcmc::McmcError>(())
 //! ```
 
-/// Why a log density could not be evaluated at a point.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LogpError {
-    /// The point is outside the support or the density is NaN/infinite there. A sampler
-    /// treats this as a divergent transition and continues the chain.
-    #[error("log density not finite at this point: {0}")]
-    Recoverable(String),
-    /// A problem no other point will fix (wrong dimension, broken model). Sampling stops.
-    #[error("log density failed: {0}")]
-    Fatal(String),
-}
+mod adapt;
+mod chain;
+mod density;
+pub mod diagnostics;
+mod error;
+mod hamiltonian;
+pub mod io;
+mod linalg;
+mod metric;
+mod nuts;
+mod run;
+mod settings;
+mod static_hmc;
+mod welford;
 
-impl LogpError {
-    /// Whether the sampler may treat the error as a divergence and go on.
-    pub fn is_recoverable(&self) -> bool {
-        matches!(self, LogpError::Recoverable(_))
-    }
-}
-
-/// A target density on ℝ^d: what every sampler in this crate sees.
-pub trait LogDensity {
-    /// The dimension d of the (unconstrained) parameter vector.
-    fn dim(&self) -> usize;
-    /// The log density at `x` (up to a constant); writes ∂/∂x into `grad`
-    /// (`grad.len() == self.dim()`).
-    fn logp_grad(&mut self, x: &[f64], grad: &mut [f64]) -> Result<f64, LogpError>;
-}
+pub use chain::{Chain, DrawStats, Progress, ProgressUpdate};
+pub use density::{LogDensity, LogpError};
+pub use error::McmcError;
+pub use metric::InverseMetric;
+pub use run::{sample, sample_chain};
+pub use settings::{Adaptation, Algorithm, Init, MAX_INIT_TRIES, Metric, Settings};

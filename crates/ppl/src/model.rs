@@ -142,6 +142,22 @@ impl Layout {
             .collect())
     }
 
+    /// Maps a flat unconstrained vector to the flat constrained values, ordered as
+    /// [`Layout::column_names`] (one row of a draws table).
+    pub fn constrain_flat(&self, u: &[f64]) -> Result<Vec<f64>, PplError> {
+        if u.len() != self.dim {
+            return Err(PplError::FlatLength {
+                expected: self.dim,
+                got: u.len(),
+            });
+        }
+        let mut out = Vec::with_capacity(self.slots.iter().map(|s| s.shape.len()).sum());
+        for s in &self.slots {
+            out.extend(s.support.forward(&u[s.offset..s.offset + s.len], s.shape));
+        }
+        Ok(out)
+    }
+
     /// Maps named constrained values to the flat unconstrained vector.
     pub fn unconstrain(&self, values: &Values) -> Result<Vec<f64>, PplError> {
         let mut u = vec![0.0; self.dim];
@@ -382,7 +398,7 @@ impl<'t> Model<'t> {
                 let (x, log_det) = slot
                     .support
                     .forward_var(u.slice(slot.offset, slot.len), full);
-                let lp = dist.log_prob(self.tape, Operand::Var(x)).sum();
+                let lp = dist.log_prob_sum(self.tape, Operand::Var(x));
                 self.terms.push(log_det);
                 (x, lp)
             }
@@ -402,7 +418,7 @@ impl<'t> Model<'t> {
                     None => draw(&dist, batch, full, self.rng),
                 };
                 let x = self.tape.constant(&values, full);
-                let lp = dist.log_prob(self.tape, Operand::Var(x)).sum();
+                let lp = dist.log_prob_sum(self.tape, Operand::Var(x));
                 (x, lp)
             }
         };
@@ -434,7 +450,7 @@ impl<'t> Model<'t> {
                 got: v.len(),
             });
         }
-        let lp = dist.log_prob(self.tape, Operand::Data(v, full)).sum();
+        let lp = dist.log_prob_sum(self.tape, Operand::Data(v, full));
         self.terms.push(lp);
         if self.record {
             self.push_site(

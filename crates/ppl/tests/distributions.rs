@@ -195,3 +195,43 @@ fn poisson_at_extreme_values_is_not_nan() {
     let d = Poisson::new(6.539190422885411e192).unwrap();
     assert_eq!(lp(&d, &tape, 2.5216526820777835e307), f64::NEG_INFINITY);
 }
+
+#[test]
+fn poisson_with_rate_zero_puts_all_mass_at_zero() {
+    let tape = Tape::new();
+    let d = Poisson::new(0.0).unwrap();
+    assert_eq!(lp(&d, &tape, 0.0), 0.0);
+    assert_eq!(lp(&d, &tape, 1.0), f64::NEG_INFINITY);
+    assert_eq!(d.sample(&mut rng(1)), vec![0.0]);
+    let l = tape.scalar(0.0);
+    let v = Poisson::new(l)
+        .unwrap()
+        .log_prob(&tape, Operand::Scalar(0.0))
+        .sum();
+    tape.backward(v).unwrap();
+    assert_eq!(l.grad(), vec![-1.0]);
+}
+
+#[test]
+fn gamma_draws_stay_inside_the_support_for_tiny_shapes() {
+    // Gamma(1e-3) underflows to exactly 0 about half the time without the clamp.
+    let d = Gamma::new(1e-3, 1.0).unwrap();
+    let mut r = rng(3);
+    assert!((0..2000).all(|_| d.sample(&mut r)[0] > 0.0));
+}
+
+#[test]
+fn normal_with_a_subnormal_scale_is_not_nan_at_its_mean() {
+    // Found by `constructors_never_panic`: 1/σ overflows for σ = 4.2e-309.
+    let tape = Tape::new();
+    let d = Normal::new(-0.0, 4.2e-309).unwrap();
+    let v = lp(&d, &tape, -0.0);
+    assert!(!v.is_nan() && v > 700.0, "{v}");
+    let s = tape.scalar(4.2e-309);
+    let lp = Normal::new(0.0, s)
+        .unwrap()
+        .log_prob(&tape, Operand::Scalar(0.0))
+        .sum();
+    tape.backward(lp).unwrap();
+    assert!(!s.grad()[0].is_nan());
+}

@@ -1,53 +1,51 @@
-//! Reference simulators and priors for simulation-based inference.
+//! Priors, simulators and benchmark tasks for simulation-based inference.
 //!
-//! `simulators` depends on no other workspace crate. It will hold the cookie Poisson
-//! process, the drift-diffusion model and the sbibm benchmark tasks; this first
-//! version fixes the [`Prior`] and [`Simulator`] interfaces.
+//! A [`Prior`] draws θ and gives its log density; a [`Simulator`] draws
+//! x ~ p(x | θ) with a caller-supplied random number generator and reports
+//! bad θ or non-finite output as a [`SimulationError`] value, never a panic
+//! or a silent NaN. A [`Task`] bundles a prior and a simulator with what is
+//! known about them: its metadata and reference, an exact [`Likelihood`]
+//! and a [`ReferencePosterior`] sampler where they exist (the ground truths a
+//! learned likelihood is validated against), and sbibm's published
+//! observations.
+//!
+//! - [`tasks`]: the cookie process and the sbibm benchmark tasks
+//!   (gaussian_linear, gaussian_mixture, two_moons, slcp, bernoulli_glm,
+//!   sir, lotka_volterra), reimplemented from sbibm's task definitions;
+//! - [`prior`]: the priors they use, with checked constructors;
+//! - [`ode`]: the adaptive Runge–Kutta solver behind sir and lotka_volterra;
+//! - [`io`]: (θ, x) pairs simulated elsewhere, from CSV and `.npy` files.
+//!
+//! `simulators` depends on no other workspace crate.
 //!
 //! ```
-//! use simulators::SimulationError;
-//! let e = SimulationError::NonFinite { index: 2 };
-//! assert_eq!(e.to_string(), "simulator output has a non-finite value at position 2");
+//! use rand::SeedableRng;
+//! use simulators::{Simulator, Task, tasks::TwoMoons};
+//!
+//! let task = TwoMoons::new();
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+//! let theta = task.prior().sample(&mut rng)?;
+//! let x = task.simulate_vec(&theta, &mut rng)?;
+//! // The exact likelihood and posterior: ground truths for NLE.
+//! let ll = task.likelihood().unwrap().log_likelihood(&theta, &x)?;
+//! assert!(ll.is_finite());
+//! let obs = task.observation(1).unwrap(); // sbibm's observation 1
+//! let draws = task.reference_posterior().unwrap().sample_posterior(&obs.x, 100, &mut rng)?;
+//! assert_eq!(draws.len(), 100 * 2);
+//! // Bad input is an error value.
+//! assert!(task.simulate_vec(&[f64::NAN, 0.0], &mut rng).is_err());
+//! # Ok::<(), simulators::SimulationError>(())
 //! ```
 
-use rand::Rng;
+pub mod error;
+mod interface;
+pub mod io;
+mod linalg;
+pub mod ode;
+pub mod prior;
+pub mod tasks;
 
-/// Why one simulation produced no usable output.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SimulationError {
-    /// The output contains NaN or ±∞.
-    #[error("simulator output has a non-finite value at position {index}")]
-    NonFinite {
-        /// Position of the first non-finite value.
-        index: usize,
-    },
-    /// The simulator gave up (e.g. a maximum time was reached).
-    #[error("simulation failed: {0}")]
-    Failed(String),
-}
-
-/// A prior over θ ∈ ℝ^d.
-pub trait Prior: Send + Sync {
-    /// Dimension d.
-    fn dim(&self) -> usize;
-    /// One draw θ ~ p(θ), written into `theta`.
-    fn sample(&self, rng: &mut dyn Rng, theta: &mut [f64]);
-    /// log p(θ) (−∞ outside the support).
-    fn log_prob(&self, theta: &[f64]) -> f64;
-}
-
-/// A simulator x ~ p(x | θ).
-pub trait Simulator: Send + Sync {
-    /// Width of θ.
-    fn theta_dim(&self) -> usize;
-    /// Width of x.
-    fn x_dim(&self) -> usize;
-    /// One simulation, written into `x`; failures are reported, not hidden.
-    fn simulate(
-        &self,
-        theta: &[f64],
-        rng: &mut dyn Rng,
-        x: &mut [f64],
-    ) -> Result<(), SimulationError>;
-}
+pub use error::{ConfigError, SimulationError};
+pub use interface::{
+    Interval, Likelihood, Observation, Prior, ReferencePosterior, Simulator, Task, TaskInfo,
+};

@@ -1,7 +1,7 @@
 //! The reverse sweep: propagates adjoints from the output back to every node.
 
-use super::shape::Broadcast;
-use super::tape::{Bin, Inner, Op, Un};
+use super::shape::{Broadcast, Shape};
+use super::tape::{Bin, Inner, Node, Op, Un};
 use crate::special;
 
 /// Adjoint of a unary op given input `x`, output `y` and output adjoint `g`.
@@ -58,6 +58,50 @@ fn binary_partials(op: Bin, a: f64, b: f64, y: f64) -> (f64, f64) {
     }
 }
 
+/// Adjoints of a fused elementwise node with stored partials over `elems` elements:
+/// input `j` gets Σᵢ gᵢ·∂outᵢ/∂input at the element it broadcast to output `i`, with
+/// gᵢ = g\[0\] for all i when the node was folded into its sum.
+#[allow(clippy::too_many_arguments)]
+fn partials_adjoint(
+    inputs: &[u32],
+    nodes: &[Node],
+    aux: &[f64],
+    aux_off: usize,
+    elems: Shape,
+    before: &mut [f64],
+    g: &[f64],
+    summed: bool,
+) {
+    let len = elems.len();
+    for (j, &pid) in inputs.iter().enumerate() {
+        let p = nodes[pid as usize];
+        let d = &aux[aux_off + j * len..aux_off + (j + 1) * len];
+        let m = Broadcast::new(p.shape, elems);
+        match (m, summed) {
+            (Broadcast::Same, false) => {
+                for ((a, gi), di) in before[p.off..p.off + len].iter_mut().zip(g).zip(d) {
+                    *a += gi * di;
+                }
+            }
+            (Broadcast::Same, true) => {
+                for (a, di) in before[p.off..p.off + len].iter_mut().zip(d) {
+                    *a += g[0] * di;
+                }
+            }
+            (Broadcast::Scalar, false) => {
+                before[p.off] += g.iter().zip(d).map(|(a, b)| a * b).sum::<f64>();
+            }
+            (Broadcast::Scalar, true) => before[p.off] += g[0] * d.iter().sum::<f64>(),
+            (Broadcast::Strided { .. }, _) => {
+                for (i, di) in d.iter().enumerate() {
+                    let gi = if summed { g[0] } else { g[i] };
+                    before[p.off + m.index(i)] += gi * di;
+                }
+            }
+        }
+    }
+}
+
 /// Marks the inputs of an op as reachable.
 fn mark_parents(op: Op, ids: &[u32], live: &mut [bool]) {
     match op {
@@ -75,6 +119,7 @@ fn mark_parents(op: Op, ids: &[u32], live: &mut [bool]) {
         }
         Op::Concat { ids_off, n }
         | Op::Partials { ids_off, n, .. }
+        | Op::PartialsSum { ids_off, n, .. }
         | Op::Custom { ids_off, n, .. } => {
             for &p in &ids[ids_off..ids_off + n as usize] {
                 live[p as usize] = true;
@@ -235,29 +280,31 @@ pub(crate) fn sweep(inner: &mut Inner, out: u32) {
                 ids_off,
                 n,
                 aux_off,
-            } => {
-                for (j, &pid) in ids[ids_off..ids_off + n as usize].iter().enumerate() {
-                    let p = nodes[pid as usize];
-                    let m = Broadcast::new(p.shape, node.shape);
-                    let d = &aux[aux_off + j * len..aux_off + (j + 1) * len];
-                    match m {
-                        Broadcast::Same => {
-                            let pa = &mut before[p.off..p.off + len];
-                            for i in 0..len {
-                                pa[i] += g[i] * d[i];
-                            }
-                        }
-                        Broadcast::Scalar => {
-                            before[p.off] += g.iter().zip(d).map(|(a, b)| a * b).sum::<f64>();
-                        }
-                        Broadcast::Strided { .. } => {
-                            for i in 0..len {
-                                before[p.off + m.index(i)] += g[i] * d[i];
-                            }
-                        }
-                    }
-                }
-            }
+            } => partials_adjoint(
+                &ids[ids_off..ids_off + n as usize],
+                nodes,
+                aux,
+                aux_off,
+                node.shape,
+                before,
+                g,
+                false,
+            ),
+            Op::PartialsSum {
+                ids_off,
+                n,
+                aux_off,
+                elems,
+            } => partials_adjoint(
+                &ids[ids_off..ids_off + n as usize],
+                nodes,
+                aux,
+                aux_off,
+                elems,
+                before,
+                g,
+                true,
+            ),
             Op::Custom { ids_off, n, k } => {
                 for (j, &pid) in ids[ids_off..ids_off + n as usize].iter().enumerate() {
                     let p = nodes[pid as usize];

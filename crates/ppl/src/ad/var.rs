@@ -219,6 +219,70 @@ impl<'t> Var<'t> {
     pub fn sum(self) -> Var<'t> {
         self.reduce(Op::Sum, |x| x.iter().sum())
     }
+    /// If this value was made by [`Var::gather`], the gathered value and the row
+    /// indices: rows that come from the same source row are the same tape element, so a
+    /// caller may evaluate them as one group (and send their summed adjoint to that row).
+    ///
+    /// ```
+    /// use ppl::Tape;
+    /// let tape = Tape::new();
+    /// let lam = tape.vector(&[1.0, 2.0]);
+    /// let per_trial = lam.gather(&[0, 0, 1]);
+    /// let (source, index) = per_trial.gather_source().unwrap();
+    /// assert_eq!(source.value(), vec![1.0, 2.0]);
+    /// assert_eq!(index, vec![0, 0, 1]);
+    /// assert!(lam.gather_source().is_none());
+    /// ```
+    pub fn gather_source(&self) -> Option<(Var<'t>, Vec<usize>)> {
+        let inner = self.tape.inner.borrow();
+        match inner.node(self.id).op {
+            Op::Gather {
+                a, idx_off, rows, ..
+            } => Some((
+                Var {
+                    tape: self.tape,
+                    id: a,
+                },
+                inner.idx[idx_off..idx_off + rows].to_vec(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// Σ x, folded into the node when `self` is the newest node and a fused elementwise
+    /// node: one node and one backward pass less for a plate's log density. Only for
+    /// temporaries nobody else holds: afterwards `self` is the (scalar) sum.
+    pub(crate) fn sum_fused(self) -> Var<'t> {
+        let mut inner = self.tape.inner.borrow_mut();
+        let last = inner.nodes.len() - 1;
+        let node = inner.nodes[last];
+        if let (
+            true,
+            Op::Partials {
+                ids_off,
+                n,
+                aux_off,
+            },
+        ) = (self.id as usize == last, node.op)
+        {
+            let len = node.shape.len();
+            let total = inner.vals[node.off..node.off + len].iter().sum();
+            if len > 0 {
+                inner.vals[node.off] = total;
+                inner.nodes[last].shape = Shape::SCALAR;
+                inner.nodes[last].op = Op::PartialsSum {
+                    ids_off,
+                    n,
+                    aux_off,
+                    elems: node.shape,
+                };
+                return self;
+            }
+        }
+        drop(inner);
+        self.sum()
+    }
+
     /// ln Σ eˣ, a scalar.
     pub fn log_sum_exp(self) -> Var<'t> {
         self.reduce(Op::LogSumExp, special::log_sum_exp)

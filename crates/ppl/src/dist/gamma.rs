@@ -35,9 +35,15 @@ impl<'t> Gamma<'t> {
 }
 
 /// Draws Gamma(α, rate β); `rand_distr` takes a scale.
+///
+/// For small α a draw can underflow to exactly 0, which is outside the support (0, ∞):
+/// it is clamped to the smallest positive f64, as PyTorch's `_standard_gamma` does.
 pub(crate) fn sample_gamma(rng: &mut dyn Rng, alpha: f64, rate: f64) -> f64 {
     match rand_distr::Gamma::new(alpha, 1.0 / rate) {
-        Ok(g) => g.sample(rng),
+        Ok(g) => {
+            let x: f64 = g.sample(rng);
+            x.max(f64::MIN_POSITIVE)
+        }
         Err(_) => f64::NAN,
     }
 }

@@ -81,6 +81,14 @@ pub trait Distribution<'t> {
     fn variance(&self) -> Option<Vec<f64>> {
         None
     }
+    /// Σ log p(value) over the batch as one tape scalar: what a model adds to its log
+    /// joint for a site. The default sums [`log_prob`](Self::log_prob) (folded into its
+    /// node when that is one fused elementwise node); a distribution with a cheaper
+    /// summed form (a neural likelihood evaluating groups of rows that share θ)
+    /// overrides it.
+    fn log_prob_sum(&self, tape: &'t Tape, value: Operand<'_, 't>) -> Var<'t> {
+        self.log_prob(tape, value).sum_fused()
+    }
 }
 
 /// Whether `x` is a non-negative integer (counts).

@@ -30,28 +30,34 @@ impl<'t> Normal<'t> {
 /// log N(x | μ, σ) with partials (∂x, ∂μ, ∂σ): the kernel shared with HalfNormal and LogNormal.
 #[inline]
 pub(crate) fn normal_lp(x: f64, mu: f64, sigma: f64, d: &mut [f64; 3]) -> f64 {
-    normal_lp_with_ln_sigma(x, mu, sigma, sigma.ln(), d)
-}
-
-/// As [`normal_lp`] with ln σ supplied, so a plate sharing one σ computes it once.
-#[inline]
-pub(crate) fn normal_lp_with_ln_sigma(
-    x: f64,
-    mu: f64,
-    sigma: f64,
-    ln_sigma: f64,
-    d: &mut [f64; 3],
-) -> f64 {
+    // Divisions, not 1/σ: for a subnormal σ, 1/σ overflows and (x − μ)·∞ is NaN at x = μ.
     let z = (x - mu) / sigma;
     d[0] = -z / sigma;
     d[1] = z / sigma;
     d[2] = (z * z - 1.0) / sigma;
+    -0.5 * z * z - sigma.ln() - LN_SQRT_2PI
+}
+
+/// As [`normal_lp`] given 1/σ and ln σ, so a plate sharing one σ computes them once
+/// (no logarithm or division per element).
+#[inline]
+pub(crate) fn normal_lp_shared(
+    x: f64,
+    mu: f64,
+    inv_sigma: f64,
+    ln_sigma: f64,
+    d: &mut [f64; 3],
+) -> f64 {
+    let z = (x - mu) * inv_sigma;
+    d[0] = -z * inv_sigma;
+    d[1] = z * inv_sigma;
+    d[2] = (z * z - 1.0) * inv_sigma;
     -0.5 * z * z - ln_sigma - LN_SQRT_2PI
 }
 
-/// ln σ when the scale is one value shared by the whole batch.
-pub(crate) fn shared_ln(p: &Param<'_>) -> Option<f64> {
-    p.with_values(|v| if v.len() == 1 { Some(v[0].ln()) } else { None })
+/// The one scale σ shared by the whole batch, if there is one.
+pub(crate) fn shared_scale(p: &Param<'_>) -> Option<f64> {
+    p.with_values(|v| if v.len() == 1 { Some(v[0]) } else { None })
 }
 
 impl<'t> Distribution<'t> for Normal<'t> {
@@ -65,18 +71,28 @@ impl<'t> Distribution<'t> for Normal<'t> {
         Constraint::Real
     }
     fn log_prob(&self, tape: &'t Tape, value: Operand<'_, 't>) -> Var<'t> {
-        let ln_scale = shared_ln(&self.scale);
-        tape.elementwise(
-            [value, self.loc.operand(), self.scale.operand()],
-            |&[x, mu, sigma], d| {
+        let inputs = [value, self.loc.operand(), self.scale.operand()];
+        // Two monomorphic kernels: a per-element branch on a shared σ would let the
+        // compiler speculate the logarithm for every element anyway.
+        match shared_scale(&self.scale) {
+            Some(sigma) if (1.0 / sigma).is_finite() => {
+                let (inv, ln) = (1.0 / sigma, sigma.ln());
+                tape.elementwise(inputs, move |&[x, mu, _], d| {
+                    if !x.is_finite() {
+                        *d = [0.0; 3];
+                        return f64::NEG_INFINITY;
+                    }
+                    normal_lp_shared(x, mu, inv, ln, d)
+                })
+            }
+            _ => tape.elementwise(inputs, |&[x, mu, sigma], d| {
                 if !x.is_finite() {
                     *d = [0.0; 3];
                     return f64::NEG_INFINITY;
                 }
-                let ln_sigma = ln_scale.unwrap_or_else(|| sigma.ln());
-                normal_lp_with_ln_sigma(x, mu, sigma, ln_sigma, d)
-            },
-        )
+                normal_lp(x, mu, sigma, d)
+            }),
+        }
     }
     fn sample(&self, rng: &mut dyn Rng) -> Vec<f64> {
         let (mu, sigma) = (

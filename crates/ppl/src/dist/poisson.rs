@@ -16,10 +16,14 @@ pub struct Poisson<'t> {
 }
 
 impl<'t> Poisson<'t> {
-    /// `rate` finite and > 0.
+    /// `rate` finite and ≥ 0 (rate 0 puts all mass on 0, as in NumPyro).
     pub fn new(rate: impl Into<Param<'t>>) -> Result<Self, PplError> {
         Ok(Poisson {
-            rate: rate.into().positive("Poisson", "rate")?,
+            rate: rate
+                .into()
+                .check("Poisson", "rate", "finite and >= 0", |x| {
+                    x.is_finite() && x >= 0.0
+                })?,
         })
     }
 }
@@ -41,6 +45,11 @@ impl<'t> Distribution<'t> for Poisson<'t> {
                 d[1] = 0.0;
                 return f64::NEG_INFINITY;
             }
+            if l == 0.0 {
+                // All mass at 0; d/dλ (k ln λ − λ) = −1 at k = 0.
+                d[1] = if k == 0.0 { -1.0 } else { 0.0 };
+                return if k == 0.0 { 0.0 } else { f64::NEG_INFINITY };
+            }
             d[1] = k / l - 1.0;
             let v = k * l.ln() - l - ln_gamma(k + 1.0);
             // ∞ − ∞ only for k and λ beyond ~1e300, where the mass is not representable.
@@ -50,6 +59,7 @@ impl<'t> Distribution<'t> for Poisson<'t> {
     fn sample(&self, rng: &mut dyn Rng) -> Vec<f64> {
         let l = self.rate.values();
         sample_batch(l.len(), |i| match rand_distr::Poisson::new(l[i]) {
+            _ if l[i] == 0.0 => 0.0,
             Ok(p) => p.sample(rng),
             Err(_) => f64::NAN,
         })

@@ -1,0 +1,200 @@
+//! Targets with known moments and a batch-means Monte-Carlo error helper, shared by the
+//! sampler tests.
+
+#![allow(dead_code)]
+
+use mcmc::{Chain, LogDensity, LogpError};
+
+/// Independent normals with the given standard deviations.
+pub struct Normal {
+    pub sd: Vec<f64>,
+}
+
+impl Normal {
+    pub fn standard(dim: usize) -> Self {
+        Self { sd: vec![1.0; dim] }
+    }
+}
+
+impl LogDensity for Normal {
+    fn dim(&self) -> usize {
+        self.sd.len()
+    }
+
+    fn logp_grad(&mut self, x: &[f64], grad: &mut [f64]) -> Result<f64, LogpError> {
+        let mut lp = 0.0;
+        for ((g, xi), s) in grad.iter_mut().zip(x).zip(&self.sd) {
+            let z = xi / s;
+            lp -= 0.5 * z * z;
+            *g = -z / s;
+        }
+        Ok(lp)
+    }
+}
+
+/// A bivariate normal with unit variances and correlation `rho`.
+pub struct Correlated {
+    pub rho: f64,
+}
+
+impl LogDensity for Correlated {
+    fn dim(&self) -> usize {
+        2
+    }
+
+    fn logp_grad(&mut self, x: &[f64], grad: &mut [f64]) -> Result<f64, LogpError> {
+        let r = self.rho;
+        let c = 1.0 / (1.0 - r * r);
+        grad[0] = -c * (x[0] - r * x[1]);
+        grad[1] = -c * (x[1] - r * x[0]);
+        Ok(-0.5 * c * (x[0] * x[0] - 2.0 * r * x[0] * x[1] + x[1] * x[1]))
+    }
+}
+
+/// Neal's funnel: v ~ N(0, 3²), x_i | v ~ N(0, e^v), i = 1..dim−1 (coordinate 0 is v).
+pub struct Funnel {
+    pub dim: usize,
+}
+
+impl LogDensity for Funnel {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn logp_grad(&mut self, x: &[f64], grad: &mut [f64]) -> Result<f64, LogpError> {
+        let v = x[0];
+        let k = (self.dim - 1) as f64;
+        let mut lp = -v * v / 18.0 - 0.5 * k * v;
+        grad[0] = -v / 9.0 - 0.5 * k;
+        let inv = (-v).exp();
+        for (g, xi) in grad[1..].iter_mut().zip(&x[1..]) {
+            lp -= 0.5 * xi * xi * inv;
+            *g = -xi * inv;
+        }
+        let s: f64 = x[1..].iter().map(|xi| xi * xi).sum();
+        grad[0] += 0.5 * s * inv;
+        Ok(lp)
+    }
+}
+
+/// A standard normal that returns `LogpError::Recoverable` where x₀ > `cut` (so the target
+/// is the normal truncated to x₀ ≤ cut).
+pub struct Truncated {
+    pub dim: usize,
+    pub cut: f64,
+}
+
+impl LogDensity for Truncated {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn logp_grad(&mut self, x: &[f64], grad: &mut [f64]) -> Result<f64, LogpError> {
+        if x[0] > self.cut {
+            return Err(LogpError::Recoverable(format!(
+                "x0 = {} > {}",
+                x[0], self.cut
+            )));
+        }
+        Normal::standard(self.dim).logp_grad(x, grad)
+    }
+}
+
+/// Monte-Carlo error of a mean by batch means: the series of each chain is cut into
+/// batches of `batch` draws (a remainder is dropped); the variance of the batch means,
+/// times the batch size, estimates the asymptotic variance σ²_as of the mean, and
+/// ESS = n · var / σ²_as for the true variance `var`.
+pub struct BatchMeans {
+    /// Mean over all draws used.
+    pub mean: f64,
+    /// Monte-Carlo standard error of `mean`: sqrt(σ²_as / n).
+    pub mcse: f64,
+    /// Effective sample size for the given true variance.
+    pub ess: f64,
+}
+
+pub fn batch_means(series: &[Vec<f64>], batch: usize, true_var: f64) -> BatchMeans {
+    let mut means = Vec::new();
+    for s in series {
+        for b in s.chunks_exact(batch) {
+            means.push(b.iter().sum::<f64>() / batch as f64);
+        }
+    }
+    let k = means.len() as f64;
+    let n = k * batch as f64;
+    let mean = means.iter().sum::<f64>() / k;
+    let var_bm = means.iter().map(|m| (m - mean) * (m - mean)).sum::<f64>() / (k - 1.0);
+    let sigma2_as = var_bm * batch as f64;
+    BatchMeans {
+        mean,
+        mcse: (sigma2_as / n).sqrt(),
+        ess: n * true_var / sigma2_as,
+    }
+}
+
+/// Every chain's draws of coordinate `j`, transformed by `f`.
+pub fn series(chains: &[Chain], j: usize, f: impl Fn(f64) -> f64) -> Vec<Vec<f64>> {
+    chains
+        .iter()
+        .map(|c| c.column(j).into_iter().map(&f).collect())
+        .collect()
+}
+
+/// Mean leapfrog steps per kept draw over all chains.
+pub fn mean_leapfrog(chains: &[Chain]) -> f64 {
+    let n: usize = chains.iter().map(|c| c.num_draws()).sum();
+    chains
+        .iter()
+        .flat_map(|c| &c.stats)
+        .map(|s| f64::from(s.n_leapfrog))
+        .sum::<f64>()
+        / n as f64
+}
+
+/// Mean acceptance statistic of the kept draws over all chains.
+pub fn mean_accept(chains: &[Chain]) -> f64 {
+    let n: usize = chains.iter().map(|c| c.num_draws()).sum();
+    chains
+        .iter()
+        .flat_map(|c| &c.stats)
+        .map(|s| s.accept_stat)
+        .sum::<f64>()
+        / n as f64
+}
+
+/// Independent y_i = s_i ln X_i for X_i ~ Gamma(shape, 1): each y_i / s_i has density
+/// ∝ exp(shape·y − eʸ), skewed with a long left tail, with E = ψ(shape) and
+/// Var = ψ′(shape).
+pub struct LogGamma {
+    pub shape: f64,
+    pub scales: Vec<f64>,
+}
+
+impl LogDensity for LogGamma {
+    fn dim(&self) -> usize {
+        self.scales.len()
+    }
+
+    fn logp_grad(&mut self, x: &[f64], grad: &mut [f64]) -> Result<f64, LogpError> {
+        let mut lp = 0.0;
+        for ((g, xi), s) in grad.iter_mut().zip(x).zip(&self.scales) {
+            let y = xi / s;
+            let e = y.exp();
+            lp += self.shape * y - e;
+            *g = (self.shape - e) / s;
+        }
+        Ok(lp)
+    }
+}
+
+/// Checks |estimate − truth| ≤ k · MCSE and says which quantity failed.
+pub fn assert_within(what: &str, bm: &BatchMeans, truth: f64, k: f64) {
+    let z = (bm.mean - truth) / bm.mcse;
+    assert!(
+        z.abs() <= k,
+        "{what}: estimate {} vs {truth}, MCSE {} (ESS {:.0}), z = {z:.2} beyond ±{k}",
+        bm.mean,
+        bm.mcse,
+        bm.ess
+    );
+}
