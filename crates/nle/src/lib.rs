@@ -1,18 +1,35 @@
 //! Neural likelihood estimation: simulate in parallel, then train a
 //! [`flows::ConditionalDensity`] on the simulations with sbi's defaults.
 //!
+//! - [`simulate`]: θ ~ prior, x ~ simulator, in parallel with rayon and one
+//!   random stream per simulation index (the data set is identical for any
+//!   thread count); invalid simulations are excluded and counted.
+//! - [`Dataset`]: the valid pairs, split into training and validation rows.
+//!
 //! `nle` depends on `flows` (the estimators) and `simulators` (priors and
-//! simulators). The training loop lands with the `nle` issue; this first version
-//! records sbi's training defaults, which that loop follows.
+//! simulators) only. The training loop follows sbi's defaults,
+//! [`TrainingDefaults::SBI`].
 //!
 //! ```
-//! let d = nle::TrainingDefaults::SBI;
-//! assert_eq!(d.batch_size, 200);
-//! assert_eq!(d.learning_rate, 5e-4);
+//! use simulators::{Task, tasks::Cookie};
+//!
+//! let task = Cookie::new();
+//! let sims = nle::simulate(task.prior(), &task, 1000, 1, None)?;
+//! let data = nle::Dataset::new(&sims.simulations, nle::TrainingDefaults::SBI.validation_fraction, 1)?;
+//! assert_eq!((data.train_len(), data.validation_len()), (900, 100));
+//! # Ok::<(), nle::NleError>(())
 //! ```
+
+mod dataset;
+mod error;
+mod simulate;
 
 pub use flows;
 pub use simulators;
+
+pub use dataset::Dataset;
+pub use error::NleError;
+pub use simulate::{InvalidCounts, Simulated, SimulationProgress, simulate};
 
 /// sbi's NLE training settings (sbi `_train`, see REFERENCES.md §3).
 #[derive(Debug, Clone, Copy, PartialEq)]
