@@ -1,6 +1,6 @@
 //! Neural likelihood estimation: simulate in parallel, then train a
 //! [`flows`] estimator q(x | θ) on the simulations with sbi's defaults, and
-//! keep it.
+//! compare samples with the classifier two-sample test.
 //!
 //! - [`simulate`]: θ ~ prior, x ~ simulator, in parallel with rayon and one
 //!   random stream per simulation index (the data set is identical for any
@@ -11,6 +11,7 @@
 //!   improvement, best weights restored) for any [`flows::Trainable`].
 //! - [`train`]: all of it in one call, the estimator built from the training
 //!   part (its z-scoring too) by a [`BuildEstimator`] (any `flows` config).
+//! - [`c2st`]: sbibm's classifier two-sample test.
 //!
 //! A trained estimator is saved and loaded with `flows`' [`Persist`]: a
 //! versioned JSON file with the z-scorings inside, written atomically; a
@@ -44,8 +45,11 @@
 //! ```
 
 mod build;
+mod c2st;
+mod classifier;
 mod dataset;
 mod error;
+mod gemm;
 mod simulate;
 mod train;
 
@@ -54,6 +58,7 @@ pub use flows::Persist;
 pub use simulators;
 
 pub use build::BuildEstimator;
+pub use c2st::{C2stConfig, c2st, c2st_with};
 pub use dataset::Dataset;
 pub use error::NleError;
 pub use simulate::{InvalidCounts, Simulated, SimulationProgress, simulate};
