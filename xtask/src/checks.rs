@@ -39,6 +39,21 @@ pub(crate) const ALL: &[Check] = &[
         crate::cookie_nuts::hierarchical,
     ),
     Check::new(
+        "cookie-nle-training",
+        "the cookie NLE trains with sbi's defaults and matches the Poisson pmf",
+        crate::cookie_nle::training,
+    ),
+    Check::new(
+        "cookie-nle-posteriors",
+        "pooled, unpooled and hierarchical cookie posteriors with the NLE match the exact ones (C2ST)",
+        crate::cookie_nle::posteriors,
+    ),
+    Check::new(
+        "cookie-nle-sbc",
+        "simulation-based calibration of the hierarchical NLE model",
+        crate::cookie_nle::sbc,
+    ),
+    Check::new(
         "cookie-prior-predictive",
         "prior predictive draws of the hierarchical cookie model have the closed-form moments",
         cookie_prior_predictive,

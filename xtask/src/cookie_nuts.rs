@@ -17,7 +17,7 @@ use crate::validate::{Ctx, Metric, Outcome};
 
 /// The talk's settings (REFERENCES.md §1): target acceptance 0.9, 1000 warm-up + 2000
 /// draws, 4 chains. The cookie models are cheap, so `--quick` runs them in full.
-fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     Settings {
         num_warmup: 1000,
         num_draws: 2000,
@@ -29,17 +29,22 @@ fn settings() -> Settings {
 }
 
 /// A sampled model: constrained draws per chain (row-major, `names.len()` columns).
-struct Run {
-    names: Vec<String>,
-    chains: Vec<Chain>,
-    constrained: Vec<Vec<f64>>,
-    summary: Summary,
-    seconds: f64,
+pub(crate) struct Run {
+    pub(crate) names: Vec<String>,
+    pub(crate) chains: Vec<Chain>,
+    pub(crate) constrained: Vec<Vec<f64>>,
+    pub(crate) summary: Summary,
+    pub(crate) seconds: f64,
 }
 
 impl Run {
+    /// Every draw as a row (all chains), `names.len()` values each.
+    pub(crate) fn joint_draws(&self) -> Vec<f64> {
+        self.constrained.concat()
+    }
+
     /// All chains' draws of column `j`.
-    fn column(&self, j: usize) -> Vec<f64> {
+    pub(crate) fn column(&self, j: usize) -> Vec<f64> {
         let k = self.names.len();
         self.constrained
             .iter()
@@ -47,27 +52,46 @@ impl Run {
             .collect()
     }
 
-    fn divergences(&self) -> usize {
+    pub(crate) fn divergences(&self) -> usize {
         self.chains.iter().map(Chain::divergences).sum()
     }
 
-    fn grad_evals(&self) -> u64 {
+    pub(crate) fn grad_evals(&self) -> u64 {
         self.chains.iter().map(|c| c.grad_evals).sum()
     }
 }
 
-/// Runs NUTS on `model`, maps the draws to constrained values, writes the cmdstan CSVs.
-fn run<F: ModelFn + Clone + Sync>(ctx: &Ctx, name: &str, model: F) -> anyhow::Result<Run> {
-    let settings = settings();
+/// Runs NUTS on `model` with the talk's settings, maps the draws to constrained values,
+/// prints the summary and writes the cmdstan CSVs.
+pub(crate) fn run<F: ModelFn + Clone + Sync>(
+    ctx: &Ctx,
+    name: &str,
+    model: F,
+) -> anyhow::Result<Run> {
+    run_with(ctx, name, model, &settings(), true)
+}
+
+/// As [`run`] with other settings; `report` prints the summary and writes the CSVs.
+pub(crate) fn run_with<F: ModelFn + Clone + Sync>(
+    ctx: &Ctx,
+    name: &str,
+    model: F,
+    settings: &Settings,
+    report: bool,
+) -> anyhow::Result<Run> {
     let probe = ModelDensity::new(model.clone())?;
     let names = probe.column_names();
     let total = (settings.num_warmup + settings.num_draws) * settings.num_chains;
-    let bar = ctx.progress_bar(total as u64, &format!("NUTS, {name}"));
+    let bar = if report {
+        ctx.progress_bar(total as u64, &format!("NUTS, {name}"))
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     let progress = |_: ProgressUpdate| bar.inc(1);
     let start = Instant::now();
     let chains = mcmc::sample(
         |_| ModelDensity::new(model.clone()).expect("the model traced once already"),
-        &settings,
+        settings,
         Some(&progress),
     )?;
     let seconds = start.elapsed().as_secs_f64();
@@ -85,16 +109,18 @@ fn run<F: ModelFn + Clone + Sync>(ctx: &Ctx, name: &str, model: F) -> anyhow::Re
         out_chains.push(c);
         constrained.push(rows);
     }
-    let dir = ctx.output_path("")?;
-    mcmc::io::write_cmdstan_csvs(&dir, name, &out_chains, &names, &settings)
-        .context("writing cmdstan CSV")?;
     let slices: Vec<&[f64]> = constrained.iter().map(Vec::as_slice).collect();
     let summary = Summary::new(&names, &slices)?;
-    ctx.println(&format!(
-        "{name} cookie model, NUTS ({} chains × {} draws):\n{summary}",
-        chains.len(),
-        settings.num_draws
-    ));
+    if report {
+        let dir = ctx.output_path("")?;
+        mcmc::io::write_cmdstan_csvs(&dir, name, &out_chains, &names, settings)
+            .context("writing cmdstan CSV")?;
+        ctx.println(&format!(
+            "{name} cookie model, NUTS ({} chains × {} draws):\n{summary}",
+            chains.len(),
+            settings.num_draws
+        ));
+    }
     Ok(Run {
         names,
         chains,

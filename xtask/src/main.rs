@@ -9,7 +9,9 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod checks;
+mod cookie_nle;
 mod cookie_nuts;
+mod plots;
 mod report;
 mod stats;
 mod tidy;

@@ -53,6 +53,16 @@ pub(crate) fn gamma_cdf(a: f64, b: f64) -> impl Fn(f64) -> f64 {
     }
 }
 
+/// P(χ²_k > x), the upper tail of the chi-squared distribution (regularized upper
+/// incomplete gamma, statrs).
+pub(crate) fn chi2_sf(x: f64, k: f64) -> f64 {
+    if x <= 0.0 {
+        1.0
+    } else {
+        statrs::function::gamma::gamma_ur(k / 2.0, x / 2.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +85,14 @@ mod tests {
         let d = ks_statistic(&shifted, |x| x.clamp(0.0, 1.0));
         assert!((d - 0.2).abs() < 1e-3);
         assert!(ks_p_value(d, 1000.0) < 1e-10);
+    }
+
+    #[test]
+    fn chi2_sf_matches_tables() {
+        // χ²₉ critical values: 16.919 at 0.05, 21.666 at 0.01.
+        assert!((chi2_sf(16.919, 9.0) - 0.05).abs() < 1e-4);
+        assert!((chi2_sf(21.666, 9.0) - 0.01).abs() < 1e-4);
+        assert_eq!(chi2_sf(0.0, 9.0), 1.0);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use flows::{
-    Adam, AdamConfig, CategoricalConfig, CategoricalMass, ConditionalDensity, Maf, MafConfig, Rows,
-    Trainable,
+    Adam, AdamConfig, CategoricalConfig, CategoricalMass, ConditionalDensity, Maf, MafConfig, Mnle,
+    MnleConfig, Nsf, NsfConfig, Rows, Trainable,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -77,6 +77,34 @@ fn estimators(c: &mut Criterion) {
         &gaussian_rows(ROWS, 2, 7),
         &[0.3, -0.2],
     );
+
+    // NSF at sbi's defaults, 1-D x (a reaction-time-like column), θ ∈ ℝ².
+    let x1 = gaussian_rows(500, 1, 11);
+    let nsf = Nsf::new(&NsfConfig::default(), x1.view(), ctx.view(), 12).unwrap();
+    hot_path(
+        c,
+        "nsf_x1_theta2",
+        &nsf,
+        &gaussian_rows(ROWS, 1, 13),
+        &[0.3, -0.2],
+    );
+
+    // MNLE: (reaction time, choice ∈ {0, 1}), θ ∈ ℝ², default NSF.
+    let mut r = ChaCha8Rng::seed_from_u64(14);
+    let mut rows = |n: usize| {
+        let v: Vec<f64> = (0..n)
+            .flat_map(|_| {
+                [
+                    (0.3 * r.sample::<f64, _>(StandardNormal)).exp(),
+                    r.random_range(0..=1) as f64,
+                ]
+            })
+            .collect();
+        Rows::new(v, 2).unwrap()
+    };
+    let train = rows(500);
+    let mnle = Mnle::new(&MnleConfig::new(0, 1), train.view(), ctx.view(), 15).unwrap();
+    hot_path(c, "mnle_rt_choice_theta2", &mnle, &rows(ROWS), &[0.3, -0.2]);
 }
 
 fn training(c: &mut Criterion) {

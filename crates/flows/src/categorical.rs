@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::io::{self, Persist};
 use crate::nn::{Activation, Alloc, Mlp, with_scratch};
 use crate::rows::{check_finite_vec, check_rows};
-use crate::{ConditionalDensity, FlowError, Rows, RowsView, Trainable, ZScore};
+use crate::{ConditionalDensity, FlowError, Rows, RowsView, Trainable, XSupport, ZScore};
 
 /// Largest number of categories (a guard against a typo making a huge output layer).
 const MAX_CATEGORIES: i64 = 1 << 20;
@@ -187,6 +187,12 @@ impl ConditionalDensity for CategoricalMass {
     }
     fn context_dim(&self) -> usize {
         self.context_z.dim()
+    }
+    fn x_support(&self) -> XSupport {
+        XSupport::Integers {
+            min: self.config.min_value,
+            max: self.config.max_value,
+        }
     }
     fn log_prob_batch(
         &self,

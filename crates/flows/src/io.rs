@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::FlowError;
+use crate::{ConditionalDensity, FlowError};
 
 /// The `format` tag of every saved estimator.
 pub const FORMAT: &str = "flows-estimator";
@@ -93,6 +93,44 @@ pub fn saved_kind(bytes: &[u8]) -> Result<String, FlowError> {
         });
     }
     Ok(h.kind)
+}
+
+/// Loads a saved estimator of any kind, as a trait object (for callers that only
+/// evaluate, such as a likelihood inside a sampler).
+///
+/// ```
+/// use flows::{CategoricalConfig, CategoricalMass, ConditionalDensity, Persist, Rows};
+///
+/// let theta = Rows::new(vec![1.0, 2.0, 3.0], 1)?;
+/// let q = CategoricalMass::new(&CategoricalConfig::new(0, 4), theta.view(), 1)?;
+/// let any = flows::io::from_bytes_any(&q.to_bytes()?)?;
+/// assert_eq!(any.log_prob(&[2.0], &[1.5])?, q.log_prob(&[2.0], &[1.5])?);
+/// # Ok::<(), flows::FlowError>(())
+/// ```
+pub fn from_bytes_any(bytes: &[u8]) -> Result<Box<dyn ConditionalDensity>, FlowError> {
+    use crate::{CategoricalMass, Maf, Mnle, Nsf};
+    Ok(match saved_kind(bytes)?.as_str() {
+        CategoricalMass::KIND => Box::new(CategoricalMass::from_bytes(bytes)?),
+        Maf::KIND => Box::new(Maf::from_bytes(bytes)?),
+        Nsf::KIND => Box::new(Nsf::from_bytes(bytes)?),
+        Mnle::KIND => Box::new(Mnle::from_bytes(bytes)?),
+        other => {
+            return Err(FlowError::WrongKind {
+                expected: "categorical, maf, nsf or mnle",
+                found: other.to_string(),
+            });
+        }
+    })
+}
+
+/// [`from_bytes_any`] from a file.
+pub fn load_any(path: impl AsRef<Path>) -> Result<Box<dyn ConditionalDensity>, FlowError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| FlowError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    from_bytes_any(&bytes)
 }
 
 pub(crate) fn to_bytes<T: Serialize>(kind: &'static str, state: &T) -> Result<Vec<u8>, FlowError> {

@@ -70,6 +70,31 @@ pub use nsf::{Nsf, NsfConfig};
 pub use rows::{Rows, RowsView};
 pub use zscore::ZScore;
 
+/// The set of values a row x can take, as declared by an estimator.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum XSupport {
+    /// Every column is a real number.
+    Real,
+    /// One column of integers `min..=max` (counts, choices).
+    Integers {
+        /// Smallest value.
+        min: i64,
+        /// Largest value.
+        max: i64,
+    },
+    /// Continuous columns followed by one integer column `min..=max`; the continuous
+    /// columns are positive when `positive` (log-transformed, e.g. reaction times).
+    Mixed {
+        /// Smallest value of the discrete column.
+        min: i64,
+        /// Largest value of the discrete column.
+        max: i64,
+        /// Whether the continuous columns must be positive.
+        positive: bool,
+    },
+}
+
 /// What a trained likelihood estimator offers: log q(x | θ), its gradient in θ,
 /// samples.
 ///
@@ -102,6 +127,11 @@ pub trait ConditionalDensity: Send + Sync {
     ) -> Result<f64, FlowError>;
     /// `n` draws x ~ q(· | θ), as `n` rows of width [`x_dim`](Self::x_dim).
     fn sample(&self, context: &[f64], n: usize, rng: &mut dyn Rng) -> Result<Rows, FlowError>;
+
+    /// The values a row x can take (real by default).
+    fn x_support(&self) -> XSupport {
+        XSupport::Real
+    }
 
     /// log q(x | θ) for one row.
     fn log_prob(&self, x: &[f64], context: &[f64]) -> Result<f64, FlowError> {

@@ -12,7 +12,7 @@ use crate::nsf;
 use crate::rows::{check_finite_vec, check_rows};
 use crate::{
     CategoricalConfig, CategoricalMass, ConditionalDensity, FlowError, Nsf, NsfConfig, Rows,
-    RowsView, Trainable,
+    RowsView, Trainable, XSupport,
 };
 
 /// Settings of [`Mnle`]; defaults are sbi's `build_mnle` (categorical net and NSF
@@ -176,6 +176,14 @@ impl ConditionalDensity for Mnle {
     fn context_dim(&self) -> usize {
         self.discrete.context_dim()
     }
+    fn x_support(&self) -> XSupport {
+        let d = self.discrete.config();
+        XSupport::Mixed {
+            min: d.min_value,
+            max: d.max_value,
+            positive: self.config.log_transform,
+        }
+    }
     fn log_prob_batch(
         &self,
         xs: RowsView<'_>,
@@ -256,9 +264,12 @@ impl ConditionalDensity for Mnle {
             split.row(x, &mut ys[p * dc..(p + 1) * dc]);
             dcol[p] = x[dc];
         }
+        // Gradients go to `sum` first: a −∞ part (x so large that the flow's z²
+        // overflows) must leave `grad` untouched.
+        let mut sum = vec![0.0; c];
         total +=
             self.discrete
-                .sum_log_prob_grad_context(RowsView::new(&dcol, 1)?, context, grad)?;
+                .sum_log_prob_grad_context(RowsView::new(&dcol, 1)?, context, &mut sum)?;
         let mut fctx = context.to_vec();
         fctx.push(0.0);
         let mut g = vec![0.0; c + 1];
@@ -268,10 +279,16 @@ impl ConditionalDensity for Mnle {
                 g.fill(0.0);
                 let rows = RowsView::new(&ys[start[j] * dc..start[j + 1] * dc], dc)?;
                 total += self.flow.sum_log_prob_grad_context(rows, &fctx, &mut g)?;
-                for (a, b) in grad.iter_mut().zip(&g[..c]) {
+                for (a, b) in sum.iter_mut().zip(&g[..c]) {
                     *a += b;
                 }
             }
+        }
+        if !total.is_finite() {
+            return Ok(f64::NEG_INFINITY);
+        }
+        for (a, b) in grad.iter_mut().zip(&sum) {
+            *a += b;
         }
         Ok(total)
     }

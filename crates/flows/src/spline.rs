@@ -25,7 +25,7 @@ pub(crate) struct Spline {
 }
 
 /// Knots of one spline: cumulative widths and heights, and knot derivatives.
-struct Knots {
+pub(crate) struct Knots {
     sw: [f64; MAX_BINS],
     sh: [f64; MAX_BINS],
     cw: [f64; MAX_BINS + 1],
@@ -34,6 +34,24 @@ struct Knots {
 }
 
 /// softmax(x · scale) into `out`.
+/// Adjoints of a spline's knots: of the two softmax outputs and of the knot
+/// derivatives.
+pub(crate) struct KnotGrad {
+    w: [f64; MAX_BINS],
+    h: [f64; MAX_BINS],
+    d: [f64; MAX_BINS + 1],
+}
+
+impl KnotGrad {
+    pub(crate) fn new() -> Self {
+        Self {
+            w: [0.0; MAX_BINS],
+            h: [0.0; MAX_BINS],
+            d: [0.0; MAX_BINS + 1],
+        }
+    }
+}
+
 fn softmax(x: &[f64], scale: f64, out: &mut [f64]) {
     let m = x.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) * scale;
     let mut s = 0.0;
@@ -49,7 +67,7 @@ impl Spline {
     pub(crate) fn n_params(&self) -> usize {
         3 * self.bins - 1
     }
-    fn knots(&self, p: &[f64]) -> Knots {
+    pub(crate) fn knots(&self, p: &[f64]) -> Knots {
         let k = self.bins;
         let b = self.tail_bound;
         let mut kn = Knots {
@@ -91,7 +109,14 @@ impl Spline {
         if !self.inside(u) {
             return (u, 0.0);
         }
-        let kn = self.knots(p);
+        self.forward_with(&self.knots(p), u)
+    }
+    /// (v, log dv/du) at `u` for precomputed knots.
+    #[inline]
+    pub(crate) fn forward_with(&self, kn: &Knots, u: f64) -> (f64, f64) {
+        if !self.inside(u) {
+            return (u, 0.0);
+        }
         let i = self.bin(&kn.cw, u);
         let (w, h) = (kn.cw[i + 1] - kn.cw[i], kn.ch[i + 1] - kn.ch[i]);
         let s = h / w;
@@ -110,9 +135,20 @@ impl Spline {
         if !self.inside(u) {
             return vbar;
         }
-        let k = self.bins;
-        let b = self.tail_bound;
         let kn = self.knots(p);
+        let mut g = KnotGrad::new();
+        let du = self.backward_with(&kn, u, vbar, &mut g);
+        self.params_backward(p, &kn, &g, dp);
+        du
+    }
+    /// Reverse mode of L = v̄ · v + log dv/du at precomputed knots: **adds** the
+    /// adjoints of the knots into `g`, returns ∂L/∂u.
+    #[inline]
+    pub(crate) fn backward_with(&self, kn: &Knots, u: f64, vbar: f64, g: &mut KnotGrad) -> f64 {
+        if !self.inside(u) {
+            return vbar;
+        }
+        let b = self.tail_bound;
         let i = self.bin(&kn.cw, u);
         let (w, h) = (kn.cw[i + 1] - kn.cw[i], kn.ch[i + 1] - kn.ch[i]);
         let s = h / w;
@@ -148,29 +184,31 @@ impl Spline {
         let u_b = xi_b / w;
         let cw_b = -xi_b / w;
         w_b += -xi_b * xi / w;
-        // widths: W_j = 2B·w_j, c_i = −B + ∑_{j<i} W_j; w = min + shrink · softmax(uw · scale)
-        let shrink = 1.0 - MIN_BIN * k as f64;
-        let mut gw = [0.0; MAX_BINS];
-        let mut gh = [0.0; MAX_BINS];
+        // W_j = 2B·w_j, c_i = −B + ∑_{j<i} W_j, with w = min + shrink · softmax.
+        let shrink = 2.0 * b * (1.0 - MIN_BIN * self.bins as f64);
         for j in 0..i {
-            gw[j] = cw_b * 2.0 * b * shrink;
-            gh[j] = ch_b * 2.0 * b * shrink;
+            g.w[j] += cw_b * shrink;
+            g.h[j] += ch_b * shrink;
         }
-        gw[i] += w_b * 2.0 * b * shrink;
-        gh[i] += h_b * 2.0 * b * shrink;
-        for (g, sm, off) in [(&gw, &kn.sw, 0), (&gh, &kn.sh, k)] {
-            let dot: f64 = (0..k).map(|j| g[j] * sm[j]).sum();
+        g.w[i] += w_b * shrink;
+        g.h[i] += h_b * shrink;
+        g.d[i] += d0_b;
+        g.d[i + 1] += d1_b;
+        u_b
+    }
+    /// From knot adjoints to parameter adjoints (through the softmaxes and the
+    /// softplus of the inner derivatives): writes `dp`.
+    pub(crate) fn params_backward(&self, p: &[f64], kn: &Knots, g: &KnotGrad, dp: &mut [f64]) {
+        let k = self.bins;
+        for (gs, sm, off) in [(&g.w, &kn.sw, 0), (&g.h, &kn.sh, k)] {
+            let dot: f64 = (0..k).map(|j| gs[j] * sm[j]).sum();
             for j in 0..k {
-                dp[off + j] = sm[j] * (g[j] - dot) * self.input_scale;
+                dp[off + j] = sm[j] * (gs[j] - dot) * self.input_scale;
             }
         }
-        if i >= 1 {
-            dp[2 * k + i - 1] += d0_b * sigmoid(p[2 * k + i - 1]);
+        for j in 1..k {
+            dp[2 * k + j - 1] = g.d[j] * sigmoid(p[2 * k + j - 1]);
         }
-        if i < k - 1 {
-            dp[2 * k + i] += d1_b * sigmoid(p[2 * k + i]);
-        }
-        u_b
     }
     /// The inverse: u with forward(p, u).0 = v.
     pub(crate) fn inverse(&self, p: &[f64], v: f64) -> f64 {

@@ -213,6 +213,11 @@ fn outside_the_support_is_minus_infinity() {
             .unwrap()
             .is_finite()
     );
+    // a value so large that the flow's z² overflows: −∞, and `grad` untouched
+    // (the categorical part alone would have added a gradient)
+    let huge = Rows::new(vec![0.5, 1.0, f64::MAX, 0.0], 2).unwrap();
+    let lp = plain.sum_log_prob_grad_context(huge.view(), &[0.0, 0.0], &mut g);
+    assert!(lp.unwrap() == f64::NEG_INFINITY && g == [1.0, 2.0]);
     // training data outside the support is an error at construction
     let bad = Rows::new(vec![0.5, 3.0], 2).unwrap();
     assert!(matches!(
@@ -286,5 +291,15 @@ fn save_load_gives_identical_log_probabilities() {
     assert!(matches!(
         Mnle::from_bytes(&bytes[..bytes.len() / 3]),
         Err(FlowError::Corrupt(_))
+    ));
+    // any kind, as a trait object
+    let any = flows::io::from_bytes_any(&bytes).unwrap();
+    assert_eq!(any.log_prob(x.row(0), theta.row(0)).unwrap(), a[0]);
+    let text = String::from_utf8(bytes)
+        .unwrap()
+        .replace(r#""kind":"mnle""#, r#""kind":"unknown""#);
+    assert!(matches!(
+        flows::io::from_bytes_any(text.as_bytes()),
+        Err(FlowError::WrongKind { .. })
     ));
 }

@@ -174,7 +174,8 @@ proptest! {
         prop_assert_eq!(common::check_context_gradient(&q, xs.view(), &theta), Ok(()));
     }
 
-    /// No f64 makes the flow panic: NaN is an error, ±∞ in x is −∞.
+    /// No f64 makes the flow panic: NaN is an error, ±∞ in x is −∞; the hot path
+    /// adds a finite gradient or, for −∞, none.
     #[test]
     fn any_f64_is_a_value_or_an_error(x in any::<f64>(), t in any::<f64>()) {
         let q = flow(1, 1, &small(), 10, 1.0);
@@ -184,6 +185,12 @@ proptest! {
                 let ok = matches!(e, FlowError::NonFinite { .. }) && (x.is_nan() || !t.is_finite());
                 prop_assert!(ok, "unexpected error {}", e);
             }
+        }
+        let mut g = [0.5];
+        let xs = Rows::new(vec![x], 1).unwrap();
+        if let Ok(lp) = q.sum_log_prob_grad_context(xs.view(), &[t], &mut g) {
+            let ok = if lp.is_finite() { g[0].is_finite() } else { lp == f64::NEG_INFINITY && g[0] == 0.5 };
+            prop_assert!(ok, "lp {} grad {}", lp, g[0]);
         }
     }
 }
@@ -255,6 +262,23 @@ fn training_recovers_a_skewed_1d_density() {
         g_maf > 0.2,
         "MAF gap {g_maf}: the target is not as hard as intended"
     );
+}
+
+/// Training recovers x | θ ~ N(Aθ + b, Σ) in 2-D (the MAF's task): mean
+/// log-likelihood gap to the truth on held-out simulations below 0.1 nats (the
+/// MAF reaches 0.017 on the same budget: outside ±3 marginal sds the spline is the
+/// identity, so a conditional narrower than the marginal gets the base's tails;
+/// measured 0.064).
+#[test]
+fn training_recovers_a_linear_gaussian() {
+    let config = NsfConfig {
+        hidden_features: 20,
+        num_transforms: 3,
+        ..NsfConfig::default()
+    };
+    let (before, after) = common::linear_gaussian_gaps(|x, t| Nsf::new(&config, x, t, 15).unwrap());
+    assert!(before > 1.0, "untrained gap {before}");
+    assert!(after < 0.1, "trained gap {after} nats (untrained {before})");
 }
 
 #[test]

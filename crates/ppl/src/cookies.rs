@@ -4,7 +4,8 @@
 //! 150 cookies from 5 locations, 30 each: `chips` is the number of chocolate chips,
 //! `location` its factory (1–5 in the file, 0–4 here).
 
-use crate::dist::{Exponential, Gamma, Poisson};
+use crate::ad::Var;
+use crate::dist::{Distribution, Exponential, Gamma, Poisson};
 use crate::error::PplError;
 use crate::model::Model;
 
@@ -96,29 +97,54 @@ impl Cookies {
 
 /// Pooled: `lam ~ Gamma(2, 0.2)`, `chips_i ~ Poisson(lam)`.
 pub fn pooled(m: &mut Model<'_>, data: &Cookies) -> Result<(), PplError> {
-    let lam = m.sample("lam", Gamma::new(2.0, 0.2)?)?;
-    m.plate("data", data.len(), |m| {
-        m.observe("obs", Poisson::new(lam)?, &data.chips)
-    })
+    pooled_with(m, data, Poisson::new)
 }
 
 /// Unpooled: `lam_l ~ Gamma(2, 0.2)` per location, `chips_i ~ Poisson(lam_{loc_i})`.
 pub fn unpooled(m: &mut Model<'_>, data: &Cookies) -> Result<(), PplError> {
-    let lam = m.plate("location", data.n_locations, |m| {
-        m.sample("lam", Gamma::new(2.0, 0.2)?)
-    })?;
-    m.plate("data", data.len(), |m| {
-        m.observe(
-            "obs",
-            Poisson::new(lam.gather(&data.location))?,
-            &data.chips,
-        )
-    })
+    unpooled_with(m, data, Poisson::new)
 }
 
 /// Hierarchical: `mu ~ Gamma(2, 0.2)`, `sigma ~ Exponential(1)`,
 /// `lam_l ~ Gamma(mu²/sigma², mu/sigma²)` (mean mu, sd sigma), `chips_i ~ Poisson(lam_{loc_i})`.
 pub fn hierarchical(m: &mut Model<'_>, data: &Cookies) -> Result<(), PplError> {
+    hierarchical_with(m, data, Poisson::new)
+}
+
+/// The pooled model with another likelihood of a chip count given its rate (e.g. a
+/// learned one): `chips_i ~ likelihood(lam)`.
+pub fn pooled_with<'t, D: Distribution<'t>>(
+    m: &mut Model<'t>,
+    data: &Cookies,
+    likelihood: impl Fn(Var<'t>) -> Result<D, PplError>,
+) -> Result<(), PplError> {
+    let lam = m.sample("lam", Gamma::new(2.0, 0.2)?)?;
+    m.plate("data", data.len(), |m| {
+        m.observe("obs", likelihood(lam)?, &data.chips)
+    })
+}
+
+/// The unpooled model with another likelihood: `chips_i ~ likelihood(lam_{loc_i})`,
+/// the rates given per cookie (gathered from the locations).
+pub fn unpooled_with<'t, D: Distribution<'t>>(
+    m: &mut Model<'t>,
+    data: &Cookies,
+    likelihood: impl Fn(Var<'t>) -> Result<D, PplError>,
+) -> Result<(), PplError> {
+    let lam = m.plate("location", data.n_locations, |m| {
+        m.sample("lam", Gamma::new(2.0, 0.2)?)
+    })?;
+    m.plate("data", data.len(), |m| {
+        m.observe("obs", likelihood(lam.gather(&data.location))?, &data.chips)
+    })
+}
+
+/// The hierarchical model with another likelihood: `chips_i ~ likelihood(lam_{loc_i})`.
+pub fn hierarchical_with<'t, D: Distribution<'t>>(
+    m: &mut Model<'t>,
+    data: &Cookies,
+    likelihood: impl Fn(Var<'t>) -> Result<D, PplError>,
+) -> Result<(), PplError> {
     let mu = m.sample("mu", Gamma::new(2.0, 0.2)?)?;
     let sigma = m.sample("sigma", Exponential::new(1.0)?)?;
     let var = sigma * sigma;
@@ -126,10 +152,6 @@ pub fn hierarchical(m: &mut Model<'_>, data: &Cookies) -> Result<(), PplError> {
         m.sample("lam", Gamma::new(mu * mu / var, mu / var)?)
     })?;
     m.plate("data", data.len(), |m| {
-        m.observe(
-            "obs",
-            Poisson::new(lam.gather(&data.location))?,
-            &data.chips,
-        )
+        m.observe("obs", likelihood(lam.gather(&data.location))?, &data.chips)
     })
 }

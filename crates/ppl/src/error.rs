@@ -83,6 +83,9 @@ pub enum PplError {
     /// Data could not be parsed.
     #[error("data error: {0}")]
     Data(String),
+    /// A failure reported by a custom operation (e.g. a neural likelihood's estimator).
+    #[error("custom operation failed: {0}")]
+    Custom(String),
     /// The requested operation is not available for this distribution.
     #[error("{0}")]
     Unsupported(String),

@@ -219,3 +219,19 @@ fn gamma_draws_stay_inside_the_support_for_tiny_shapes() {
     let mut r = rng(3);
     assert!((0..2000).all(|_| d.sample(&mut r)[0] > 0.0));
 }
+
+#[test]
+fn normal_with_a_subnormal_scale_is_not_nan_at_its_mean() {
+    // Found by `constructors_never_panic`: 1/σ overflows for σ = 4.2e-309.
+    let tape = Tape::new();
+    let d = Normal::new(-0.0, 4.2e-309).unwrap();
+    let v = lp(&d, &tape, -0.0);
+    assert!(!v.is_nan() && v > 700.0, "{v}");
+    let s = tape.scalar(4.2e-309);
+    let lp = Normal::new(0.0, s)
+        .unwrap()
+        .log_prob(&tape, Operand::Scalar(0.0))
+        .sum();
+    tape.backward(lp).unwrap();
+    assert!(!s.grad()[0].is_nan());
+}

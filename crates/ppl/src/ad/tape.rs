@@ -240,8 +240,10 @@ impl Tape {
         self.inner.borrow().error.clone()
     }
 
-    /// Records `e` as the tape's error unless an earlier one is already there.
-    pub(crate) fn record_error(&self, e: PplError) {
+    /// Records `e` as the tape's error unless an earlier one is already there: how an
+    /// operation that cannot return a `Result` (an operator, a custom op, a
+    /// distribution's `log_prob`) reports failure. Handlers check [`Tape::error`].
+    pub fn record_error(&self, e: PplError) {
         self.inner.borrow_mut().record_error(e);
     }
 

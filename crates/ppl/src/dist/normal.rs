@@ -30,7 +30,12 @@ impl<'t> Normal<'t> {
 /// log N(x | μ, σ) with partials (∂x, ∂μ, ∂σ): the kernel shared with HalfNormal and LogNormal.
 #[inline]
 pub(crate) fn normal_lp(x: f64, mu: f64, sigma: f64, d: &mut [f64; 3]) -> f64 {
-    normal_lp_shared(x, mu, 1.0 / sigma, sigma.ln(), d)
+    // Divisions, not 1/σ: for a subnormal σ, 1/σ overflows and (x − μ)·∞ is NaN at x = μ.
+    let z = (x - mu) / sigma;
+    d[0] = -z / sigma;
+    d[1] = z / sigma;
+    d[2] = (z * z - 1.0) / sigma;
+    -0.5 * z * z - sigma.ln() - LN_SQRT_2PI
 }
 
 /// As [`normal_lp`] given 1/σ and ln σ, so a plate sharing one σ computes them once
@@ -70,7 +75,7 @@ impl<'t> Distribution<'t> for Normal<'t> {
         // Two monomorphic kernels: a per-element branch on a shared σ would let the
         // compiler speculate the logarithm for every element anyway.
         match shared_scale(&self.scale) {
-            Some(sigma) => {
+            Some(sigma) if (1.0 / sigma).is_finite() => {
                 let (inv, ln) = (1.0 / sigma, sigma.ln());
                 tape.elementwise(inputs, move |&[x, mu, _], d| {
                     if !x.is_finite() {
@@ -80,7 +85,7 @@ impl<'t> Distribution<'t> for Normal<'t> {
                     normal_lp_shared(x, mu, inv, ln, d)
                 })
             }
-            None => tape.elementwise(inputs, |&[x, mu, sigma], d| {
+            _ => tape.elementwise(inputs, |&[x, mu, sigma], d| {
                 if !x.is_finite() {
                     *d = [0.0; 3];
                     return f64::NEG_INFINITY;

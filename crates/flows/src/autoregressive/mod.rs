@@ -11,77 +11,21 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+mod elementwise;
+mod wrap;
+
+pub(crate) use elementwise::Elementwise;
+pub use elementwise::Permutation;
+pub(crate) use wrap::{delegate_to_flow, fit_zscores};
+
 use crate::made::{Made, MadeShape, Sinks};
-use crate::nn::{Activation, Alloc, sigmoid, softplus, with_scratch};
+use crate::nn::{Activation, Alloc, with_scratch};
 use crate::rows::{check_finite_vec, check_rows};
-use crate::spline::Spline;
+use crate::spline::{KnotGrad, Knots};
 use crate::{FlowError, Rows, RowsView, ZScore};
 
-/// nflows' floor on the affine scale: scale = softplus(a) + 1e-3.
-const MIN_SCALE: f64 = 1e-3;
 /// ½ ln 2π.
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
-
-/// The permutation of features after each transform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum Permutation {
-    /// Reverse the features (nflows' `MaskedAutoregressiveFlow`): consecutive
-    /// transforms see opposite orders, so every feature depends on θ and on the others.
-    Reverse,
-    /// A random permutation per transform, drawn from the seed (sbi's `build_maf`
-    /// uses `RandomPermutation`).
-    Random,
-}
-
-/// The elementwise map of one feature given its MADE outputs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Elementwise {
-    /// v = (softplus(a) + 10⁻³) · u + shift; outputs (a, shift).
-    Affine,
-    /// A rational-quadratic spline with linear tails.
-    Spline(Spline),
-}
-
-impl Elementwise {
-    fn multiplier(&self) -> usize {
-        match self {
-            Elementwise::Affine => 2,
-            Elementwise::Spline(s) => s.n_params(),
-        }
-    }
-    /// (v, log dv/du).
-    #[inline]
-    fn forward(&self, o: &[f64], u: f64) -> (f64, f64) {
-        match self {
-            Elementwise::Affine => {
-                let scale = softplus(o[0]) + MIN_SCALE;
-                (scale * u + o[1], scale.ln())
-            }
-            Elementwise::Spline(s) => s.forward(o, u),
-        }
-    }
-    /// Adjoints of L = v̄ v + log dv/du: into `dout`, returning ∂L/∂u.
-    #[inline]
-    fn backward(&self, o: &[f64], u: f64, vbar: f64, dout: &mut [f64]) -> f64 {
-        match self {
-            Elementwise::Affine => {
-                let scale = softplus(o[0]) + MIN_SCALE;
-                dout[0] = (vbar * u + 1.0 / scale) * sigmoid(o[0]);
-                dout[1] = vbar;
-                vbar * scale
-            }
-            Elementwise::Spline(s) => s.backward(o, u, vbar, dout),
-        }
-    }
-    #[inline]
-    fn inverse(&self, o: &[f64], v: f64) -> f64 {
-        match self {
-            Elementwise::Affine => (v - o[1]) / (softplus(o[0]) + MIN_SCALE),
-            Elementwise::Spline(s) => s.inverse(o, v),
-        }
-    }
-}
 
 /// Sizes of an autoregressive flow.
 #[derive(Debug, Clone, Copy)]
@@ -380,21 +324,27 @@ impl ArFlow {
             self.mades.len() * self.hidden(),
             self.hidden(),
         );
-        let len = 2 * cd + 2 * th + self.row_len() + self.tmp_len();
+        let extra = (self.mades.len() + 1) * (self.mult() + 1);
+        let len = 2 * cd + 2 * th + self.row_len() + extra + self.tmp_len();
         Ok(with_scratch(len, |s| {
             let (c, s) = s.split_at_mut(cd);
             let (dc, s) = s.split_at_mut(cd);
             let (e, s) = s.split_at_mut(th);
             let (de, s) = s.split_at_mut(th);
-            let (acts, tmp) = s.split_at_mut(self.row_len());
+            let (acts, s) = s.split_at_mut(self.row_len());
+            let (extra, tmp) = s.split_at_mut(extra);
             self.context_z.forward(context, c);
             self.context_forward(c, e);
             de.fill(0.0);
             let mut total = 0.0;
-            for x in xs.iter() {
-                self.load_x(x, acts);
-                total += self.forward_row(e, acts);
-                self.backward_row(acts, de, None, tmp);
+            if self.x_dim() == 1 {
+                total += self.rows_1d(xs, e, de, acts, (extra, tmp));
+            } else {
+                for x in xs.iter() {
+                    self.load_x(x, acts);
+                    total += self.forward_row(e, acts);
+                    self.backward_row(acts, de, None, tmp);
+                }
             }
             total += xs.len() as f64 * self.x_z.log_abs_det();
             dc.fill(0.0);
@@ -408,11 +358,112 @@ impl ArFlow {
                     tmp,
                 );
             }
+            // x so large that z² overflows: no mass, and no (NaN) gradient.
+            if !total.is_finite() {
+                return f64::NEG_INFINITY;
+            }
             for ((g, d), sd) in grad.iter_mut().zip(dc.iter()).zip(self.context_z.std()) {
                 *g += d / sd;
             }
             total
         }))
+    }
+    /// ∑ log q over rows of 1-D x (standardized-x units), adding ∂/∂e into `de`.
+    ///
+    /// With one feature, every MADE input weight is masked (hidden degree 0): each
+    /// transform's elementwise parameters depend on θ only. They are computed once;
+    /// rows run only the elementwise maps (for splines, at knots computed once), and
+    /// the output adjoints, summed over rows, go back through each MADE once.
+    fn rows_1d(
+        &self,
+        xs: RowsView<'_>,
+        e: &[f64],
+        de: &mut [f64],
+        acts: &mut [f64],
+        (extra, tmp): (&mut [f64], &mut [f64]),
+    ) -> f64 {
+        let (nt, m_out, hd) = (self.mades.len(), self.mult(), self.hidden());
+        let stride = self.mades[0].acts_len();
+        for (t, m) in self.mades.iter().enumerate() {
+            let block = &mut acts[t * stride..(t + 1) * stride];
+            block[0] = 0.0;
+            m.forward(&self.params, &e[t * hd..(t + 1) * hd], block);
+        }
+        let (d_out, extra) = extra.split_at_mut(nt * m_out);
+        let (us, dtmp) = extra.split_at_mut(nt);
+        let dtmp = &mut dtmp[..m_out];
+        d_out.fill(0.0);
+        let (mu, sd) = (self.x_z.mean()[0], self.x_z.std()[0]);
+        let el = &self.shape.elementwise;
+        let out = |t: usize| self.mades[t].output_of(&acts[t * stride..(t + 1) * stride]);
+        let mut total = 0.0;
+        match el {
+            Elementwise::Spline(sp) => {
+                // Knots once per transform (the softmaxes are most of a spline's cost).
+                let knots: Vec<Knots> = (0..nt).map(|t| sp.knots(out(t))).collect();
+                let mut grads: Vec<KnotGrad> = (0..nt).map(|_| KnotGrad::new()).collect();
+                for x in xs.as_slice() {
+                    let mut u = (x - mu) / sd;
+                    for (t, ut) in us.iter_mut().enumerate() {
+                        *ut = u;
+                        let (v, ld) = sp.forward_with(&knots[t], u);
+                        u = v;
+                        total += ld;
+                    }
+                    total -= 0.5 * u * u + HALF_LN_2PI;
+                    let mut ub = -u;
+                    for t in (0..nt).rev() {
+                        ub = sp.backward_with(&knots[t], us[t], ub, &mut grads[t]);
+                    }
+                }
+                for t in 0..nt {
+                    sp.params_backward(
+                        out(t),
+                        &knots[t],
+                        &grads[t],
+                        &mut d_out[t * m_out..(t + 1) * m_out],
+                    );
+                }
+            }
+            Elementwise::Affine => {
+                for x in xs.as_slice() {
+                    let mut u = (x - mu) / sd;
+                    for (t, ut) in us.iter_mut().enumerate() {
+                        *ut = u;
+                        let (v, ld) = el.forward(out(t), u);
+                        u = v;
+                        total += ld;
+                    }
+                    total -= 0.5 * u * u + HALF_LN_2PI;
+                    let mut ub = -u;
+                    for t in (0..nt).rev() {
+                        ub = el.backward(out(t), us[t], ub, dtmp);
+                        for (a, b) in d_out[t * m_out..(t + 1) * m_out]
+                            .iter_mut()
+                            .zip(dtmp.iter())
+                        {
+                            *a += b;
+                        }
+                    }
+                }
+            }
+        }
+        for (t, m) in self.mades.iter().enumerate() {
+            let mut du = [0.0];
+            let sinks = Sinks {
+                du: &mut du,
+                de: &mut de[t * hd..(t + 1) * hd],
+                grad: None,
+            };
+            m.backward(
+                &self.params,
+                &acts[t * stride..(t + 1) * stride],
+                &d_out[t * m_out..(t + 1) * m_out],
+                sinks,
+                tmp,
+            );
+        }
+        total
     }
     pub(crate) fn sample(
         &self,
@@ -517,78 +568,4 @@ impl ArFlow {
         }
         Ok(-(total / n + self.x_z.log_abs_det()))
     }
-}
-
-/// Implements [`ConditionalDensity`](crate::ConditionalDensity) and
-/// [`Trainable`](crate::Trainable) for a wrapper with a field `flow: ArFlow`.
-macro_rules! delegate_to_flow {
-    ($t:ty) => {
-        impl $crate::ConditionalDensity for $t {
-            fn x_dim(&self) -> usize {
-                self.flow.x_dim()
-            }
-            fn context_dim(&self) -> usize {
-                self.flow.context_dim()
-            }
-            fn log_prob_batch(
-                &self,
-                xs: $crate::RowsView<'_>,
-                contexts: $crate::RowsView<'_>,
-                out: &mut [f64],
-            ) -> Result<(), $crate::FlowError> {
-                $crate::categorical::check_batch(self, xs, contexts, out.len())?;
-                self.flow.log_prob_batch(xs, contexts, out)
-            }
-            fn sum_log_prob_grad_context(
-                &self,
-                xs: $crate::RowsView<'_>,
-                context: &[f64],
-                grad: &mut [f64],
-            ) -> Result<f64, $crate::FlowError> {
-                self.flow.sum_log_prob_grad_context(xs, context, grad)
-            }
-            fn sample(
-                &self,
-                context: &[f64],
-                n: usize,
-                rng: &mut dyn rand::Rng,
-            ) -> Result<$crate::Rows, $crate::FlowError> {
-                self.flow.sample(context, n, rng)
-            }
-        }
-        impl $crate::Trainable for $t {
-            fn parameters(&self) -> &[f64] {
-                &self.flow.params
-            }
-            fn set_parameters(&mut self, params: &[f64]) -> Result<(), $crate::FlowError> {
-                self.flow.set_parameters(params)
-            }
-            fn loss_grad(
-                &self,
-                xs: $crate::RowsView<'_>,
-                contexts: $crate::RowsView<'_>,
-                grad: &mut [f64],
-            ) -> Result<f64, $crate::FlowError> {
-                $crate::categorical::check_batch(self, xs, contexts, xs.len())?;
-                self.flow.loss_grad(xs, contexts, grad)
-            }
-        }
-    };
-}
-pub(crate) use delegate_to_flow;
-
-/// z-scores from training data, or identities.
-pub(crate) fn fit_zscores(
-    (z_x, z_c): (bool, bool),
-    xs: RowsView<'_>,
-    contexts: RowsView<'_>,
-) -> Result<(ZScore, ZScore), FlowError> {
-    let fit = |on: bool, rows: RowsView<'_>| {
-        if on {
-            ZScore::fit(rows)
-        } else {
-            Ok(ZScore::identity(rows.cols()))
-        }
-    };
-    Ok((fit(z_x, xs)?, fit(z_c, contexts)?))
 }
