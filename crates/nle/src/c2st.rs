@@ -71,6 +71,11 @@ pub fn c2st(a: RowsView<'_>, b: RowsView<'_>, seed: u64) -> Result<f64, NleError
 /// the mean of the folds' test accuracies. The folds train in parallel, each
 /// from its own random stream, so the result depends only on the data and the
 /// seed.
+///
+/// Cost (measured on this project's 2-core machine): 2 × 10,000 draws take
+/// about 1 CPU-second in 2-D and about 200 CPU-seconds in 10-D, where each fold
+/// trains for several hundred epochs of a 10 → 100 → 100 → 1 network, as
+/// scikit-learn does.
 pub fn c2st_with(a: RowsView<'_>, b: RowsView<'_>, config: &C2stConfig) -> Result<f64, NleError> {
     let dim = a.cols();
     if b.cols() != dim {

@@ -208,6 +208,11 @@ pub fn train<B: BuildEstimator>(
 /// Differences from sbi: the validation loss is the mean over all validation
 /// rows (sbi drops the last partial validation batch, at random each epoch),
 /// and `max_epochs` is the exact number of epochs (sbi runs one more).
+///
+/// Errors: an estimator whose widths differ from the data's, a setting out of
+/// range, a batch the estimator refuses (e.g. a count outside a categorical
+/// estimator's range), or a non-finite training or validation loss (a
+/// validation row outside the estimator's support gives +∞).
 pub fn train_on<E: Trainable>(
     estimator: &mut E,
     data: &Dataset,
