@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::io::{self, Persist};
 use crate::nn::{Activation, Alloc, Mlp, with_scratch};
-use crate::rows::{check_finite_vec, check_rows};
+use crate::rows::{check_finite_vec, check_len, check_rows};
 use crate::{ConditionalDensity, FlowError, Rows, RowsView, Trainable, XSupport, ZScore};
 
 /// Largest number of categories (a guard against a typo making a huge output layer).
@@ -222,13 +222,7 @@ impl ConditionalDensity for CategoricalMass {
     ) -> Result<f64, FlowError> {
         check_rows(xs, 1, "xs")?;
         check_finite_vec(context, self.context_dim(), "context")?;
-        if grad.len() != self.context_dim() {
-            return Err(FlowError::DimensionMismatch {
-                what: "grad",
-                expected: self.context_dim(),
-                got: grad.len(),
-            });
-        }
+        check_len(grad, self.context_dim(), "grad")?;
         let (cd, k) = (self.context_dim(), self.num_categories());
         let len = cd + k + self.net.acts_len() + self.net.tmp_len();
         Ok(with_scratch(len, |s| {
@@ -331,13 +325,7 @@ impl Trainable for CategoricalMass {
         if xs.is_empty() {
             return Err(FlowError::Empty { what: "xs" });
         }
-        if grad.len() != self.params.len() {
-            return Err(FlowError::DimensionMismatch {
-                what: "grad",
-                expected: self.params.len(),
-                got: grad.len(),
-            });
-        }
+        check_len(grad, self.params.len(), "grad")?;
         let idx: Vec<usize> = xs
             .as_slice()
             .iter()

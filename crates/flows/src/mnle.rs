@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::categorical::{self, check_batch};
 use crate::io::{self, Persist};
 use crate::nsf;
-use crate::rows::{check_finite_vec, check_rows};
+use crate::rows::{check_finite_vec, check_len, check_rows};
 use crate::{
     CategoricalConfig, CategoricalMass, ConditionalDensity, FlowError, Nsf, NsfConfig, Rows,
     RowsView, Trainable, XSupport,
@@ -228,13 +228,7 @@ impl ConditionalDensity for Mnle {
         check_rows(xs, self.x_dim(), "xs")?;
         let c = self.context_dim();
         check_finite_vec(context, c, "context")?;
-        if grad.len() != c {
-            return Err(FlowError::DimensionMismatch {
-                what: "grad",
-                expected: c,
-                got: grad.len(),
-            });
-        }
+        check_len(grad, c, "grad")?;
         let (n, dc, k) = (xs.len(), self.flow.x_dim(), self.discrete.num_categories());
         let split = self.split();
         // Counting sort of the rows by discrete value: one flow call per value.
@@ -350,13 +344,7 @@ impl Trainable for Mnle {
         if xs.is_empty() {
             return Err(FlowError::Empty { what: "xs" });
         }
-        if grad.len() != self.params.len() {
-            return Err(FlowError::DimensionMismatch {
-                what: "grad",
-                expected: self.params.len(),
-                got: grad.len(),
-            });
-        }
+        check_len(grad, self.params.len(), "grad")?;
         let (ys, jac, fctx) = self.split().training(xs, contexts)?;
         let dcol: Vec<f64> = xs.iter().map(|x| x[self.flow.x_dim()]).collect();
         let nd = self.discrete.parameters().len();

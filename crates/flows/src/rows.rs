@@ -135,15 +135,21 @@ pub(crate) fn check_rows(
 
 /// Checks that `v` has length `len` and is finite.
 pub(crate) fn check_finite_vec(v: &[f64], len: usize, what: &'static str) -> Result<(), FlowError> {
+    check_len(v, len, what)?;
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(FlowError::NonFinite { what });
+    }
+    Ok(())
+}
+
+/// `v` must have `len` entries (an output buffer such as a gradient).
+pub(crate) fn check_len(v: &[f64], len: usize, what: &'static str) -> Result<(), FlowError> {
     if v.len() != len {
         return Err(FlowError::DimensionMismatch {
             what,
             expected: len,
             got: v.len(),
         });
-    }
-    if v.iter().any(|x| !x.is_finite()) {
-        return Err(FlowError::NonFinite { what });
     }
     Ok(())
 }

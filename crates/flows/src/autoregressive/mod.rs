@@ -20,7 +20,7 @@ pub(crate) use wrap::{delegate_to_flow, fit_zscores};
 
 use crate::made::{Made, MadeShape, Sinks};
 use crate::nn::{Activation, Alloc, with_scratch};
-use crate::rows::{check_finite_vec, check_rows};
+use crate::rows::{check_finite_vec, check_len, check_rows};
 use crate::spline::{KnotGrad, Knots};
 use crate::{FlowError, Rows, RowsView, ZScore};
 
@@ -309,13 +309,7 @@ impl ArFlow {
     ) -> Result<f64, FlowError> {
         check_rows(xs, self.x_dim(), "xs")?;
         check_finite_vec(context, self.context_dim(), "context")?;
-        if grad.len() != self.context_dim() {
-            return Err(FlowError::DimensionMismatch {
-                what: "grad",
-                expected: self.context_dim(),
-                got: grad.len(),
-            });
-        }
+        check_len(grad, self.context_dim(), "grad")?;
         if xs.as_slice().iter().any(|v| v.is_infinite()) {
             return Ok(f64::NEG_INFINITY);
         }
@@ -519,13 +513,7 @@ impl ArFlow {
         if xs.as_slice().iter().any(|v| !v.is_finite()) {
             return Err(FlowError::NonFinite { what: "xs" });
         }
-        if grad.len() != self.params.len() {
-            return Err(FlowError::DimensionMismatch {
-                what: "grad",
-                expected: self.params.len(),
-                got: grad.len(),
-            });
-        }
+        check_len(grad, self.params.len(), "grad")?;
         grad.fill(0.0);
         let (cd, th, hd) = (
             self.context_dim(),
