@@ -97,21 +97,27 @@ pub(crate) fn run_with<F: ModelFn + Clone + Sync>(
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let mut constrained = Vec::with_capacity(chains.len());
-    let mut out_chains = Vec::with_capacity(chains.len());
     for chain in &chains {
         let mut rows = Vec::with_capacity(chain.num_draws() * names.len());
         for row in chain.rows() {
             rows.extend(probe.constrained_row(row)?);
         }
-        let mut c = chain.clone();
-        c.draws = rows.clone();
-        c.dim = names.len();
-        out_chains.push(c);
         constrained.push(rows);
     }
     let slices: Vec<&[f64]> = constrained.iter().map(Vec::as_slice).collect();
     let summary = Summary::new(&names, &slices)?;
     if report {
+        // The CSVs hold the constrained values: chains with their draws replaced.
+        let out_chains: Vec<Chain> = chains
+            .iter()
+            .zip(&constrained)
+            .map(|(chain, rows)| {
+                let mut c = chain.clone();
+                c.draws = rows.clone();
+                c.dim = names.len();
+                c
+            })
+            .collect();
         let dir = ctx.output_path("")?;
         mcmc::io::write_cmdstan_csvs(&dir, name, &out_chains, &names, settings)
             .context("writing cmdstan CSV")?;
