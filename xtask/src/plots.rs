@@ -76,6 +76,31 @@ fn common_range(a: &[f64], b: &[f64]) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// A region of a PNG figure.
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// A white figure for `n` panels (at most 4 per row, each `w × h` pixels) with `title`
+/// on top when a font is available: the figure's root and the panel areas.
+fn panel_grid<'a>(
+    path: &'a Path,
+    title: &str,
+    n: usize,
+    (w, h): (u32, u32),
+) -> anyhow::Result<(Area<'a>, Vec<Area<'a>>)> {
+    let cols = n.clamp(1, 4);
+    let rows = n.div_ceil(cols).max(1);
+    let root =
+        BitMapBackend::new(path, (w * cols as u32, h * rows as u32 + 30)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let body = if have_font() {
+        root.titled(title, ("sans-serif", 20)).map_err(err)?
+    } else {
+        root.clone()
+    };
+    let areas = body.split_evenly((rows, cols));
+    Ok((root, areas))
+}
+
 /// One panel per parameter: the posterior density of the exact-likelihood draws (blue)
 /// and of the neural-likelihood draws (red), as normalized histograms.
 pub(crate) fn density_overlay(
@@ -84,17 +109,8 @@ pub(crate) fn density_overlay(
     panels: &[(String, Vec<f64>, Vec<f64>)],
 ) -> anyhow::Result<()> {
     let labels = have_font();
-    let cols = panels.len().clamp(1, 4);
-    let rows = panels.len().div_ceil(cols).max(1);
-    let root =
-        BitMapBackend::new(path, (320 * cols as u32, 260 * rows as u32 + 30)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    let body = if labels {
-        root.titled(title, ("sans-serif", 20)).map_err(err)?
-    } else {
-        root.clone()
-    };
-    for (area, (name, exact, nle)) in body.split_evenly((rows, cols)).iter().zip(panels) {
+    let (root, areas) = panel_grid(path, title, panels.len(), (320, 260))?;
+    for (area, (name, exact, nle)) in areas.iter().zip(panels) {
         let (lo, hi) = common_range(exact, nle);
         let (a, b) = (
             histogram_line(exact, lo, hi, 40),
@@ -208,17 +224,8 @@ pub(crate) fn rank_histograms(
     bins: usize,
 ) -> anyhow::Result<()> {
     let labels = have_font();
-    let cols = panels.len().clamp(1, 4);
-    let rows = panels.len().div_ceil(cols).max(1);
-    let root =
-        BitMapBackend::new(path, (300 * cols as u32, 240 * rows as u32 + 30)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    let body = if labels {
-        root.titled(title, ("sans-serif", 20)).map_err(err)?
-    } else {
-        root.clone()
-    };
-    for (area, (name, counts)) in body.split_evenly((rows, cols)).iter().zip(panels) {
+    let (root, areas) = panel_grid(path, title, panels.len(), (300, 240))?;
+    for (area, (name, counts)) in areas.iter().zip(panels) {
         let total: usize = counts.iter().sum();
         let expected = total as f64 / bins as f64;
         let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.2;
