@@ -7,6 +7,8 @@
 //! network work plus O(trials) cheap work, and the gradient goes straight to the group
 //! rows.
 
+use std::borrow::Cow;
+
 use flows::{ConditionalDensity, RowsView, XSupport};
 use ppl::{Constraint, Distribution, Operand, Param, PplError, Shape, Tape, Var, Vjp};
 use rand::Rng;
@@ -83,11 +85,16 @@ impl<'e, 't> NeuralLikelihood<'e, 't> {
 
     /// The rows of x in `value`, checked against the estimator and θ; records and
     /// returns `None` on a mismatch.
-    fn x_rows(&self, tape: &'t Tape, value: &Operand<'_, 't>) -> Option<(Vec<f64>, usize)> {
+    /// Observed data are borrowed, not copied: this runs at every gradient evaluation.
+    fn x_rows<'a>(
+        &self,
+        tape: &'t Tape,
+        value: &Operand<'a, 't>,
+    ) -> Option<(Cow<'a, [f64]>, usize)> {
         let (data, shape) = match *value {
-            Operand::Var(v) => (v.value(), v.shape()),
-            Operand::Scalar(x) => (vec![x], Shape::SCALAR),
-            Operand::Data(x, s) => (x.to_vec(), s),
+            Operand::Var(v) => (Cow::Owned(v.value()), v.shape()),
+            Operand::Scalar(x) => (Cow::Owned(vec![x]), Shape::SCALAR),
+            Operand::Data(x, s) => (Cow::Borrowed(x), s),
         };
         let k = self.x_dim();
         let n = data.len() / k.max(1);
