@@ -263,6 +263,18 @@ proptest! {
     }
 
     #[test]
+    fn stack_columns(a in vec(-5.0..5.0, 3), s in -5.0..5.0f64, c in vec(-5.0..5.0, 3), w in weights()) {
+        // A vector column, a broadcast scalar and another vector: a [n, 3] table, then
+        // rows gathered from it (how θ rows of a hierarchical model are built).
+        check_grad(
+            "stack",
+            &[Input::vector(a), Input::scalar(s), Input::vector(c)],
+            &w,
+            &|t, v| t.stack(&[v[0], v[1], v[2].exp()]).gather(&[1, 0, 1]).sin(),
+        )?;
+    }
+
+    #[test]
     fn broadcast_to(a in vec(-5.0..5.0, 3), s in -5.0..5.0f64, w in weights()) {
         let x = [Input::vector(a)];
         check_grad("[3] → [2,3]", &x, &w, &|_, v| v[0].broadcast_to(Shape::matrix(2, 3)).sin())?;

@@ -103,6 +103,39 @@ fn broadcast_values_follow_numpy() {
 }
 
 #[test]
+fn stack_values_and_errors() {
+    let tape = Tape::new();
+    let v = tape.var(&[1.0, 2.0, 3.0], Shape::vector(3));
+    let table = tape.stack(&[v, tape.scalar(9.0), v * 10.0]);
+    assert_eq!(table.shape(), Shape::matrix(3, 3));
+    assert_eq!(
+        table.value(),
+        vec![1.0, 9.0, 10.0, 2.0, 9.0, 20.0, 3.0, 9.0, 30.0]
+    );
+    let scalars = tape.stack(&[tape.scalar(1.0), tape.scalar(2.0)]);
+    assert_eq!(
+        (scalars.shape(), scalars.value()),
+        (Shape::vector(2), vec![1.0, 2.0])
+    );
+    assert_eq!(tape.error(), None);
+
+    let bad = tape.stack(&[v, tape.vector(&[1.0, 2.0])]);
+    assert!(bad.value().iter().all(|x| x.is_nan()));
+    assert!(matches!(tape.error(), Some(PplError::ShapeMismatch { .. })));
+
+    let other = Tape::new();
+    let empty = other.stack(&[]);
+    assert!(empty.value().is_empty());
+    assert!(matches!(
+        other.error(),
+        Some(PplError::ShapeMismatch { .. })
+    ));
+    let foreign = Tape::new();
+    let _ = foreign.stack(&[v]);
+    assert!(matches!(foreign.error(), Some(PplError::ForeignTape)));
+}
+
+#[test]
 fn indexing_values() {
     let tape = Tape::new();
     let m = tape.var(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], Shape::matrix(3, 2));

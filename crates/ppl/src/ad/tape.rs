@@ -292,6 +292,64 @@ impl Tape {
         self.leaf(&[x], Shape::SCALAR, false)
     }
 
+    /// Stacks values along a new last axis: parts of one shape `S` (scalars and other
+    /// parts broadcast to it, NumPy style) give shape `S ++ [k]` for `k` parts. This
+    /// builds a matrix of parameter rows from per-column values, e.g. the `[subjects, 4]`
+    /// table of (v, a, w, τ) rows of a drift-diffusion model from a per-subject drift
+    /// vector and three shared scalars. Composed of `concat`, `gather` and `reshape`, so
+    /// it adds a constant number of nodes. Shapes that do not broadcast, no parts, or a
+    /// result of more than four dimensions record [`PplError::ShapeMismatch`].
+    pub fn stack(&self, parts: &[Var<'_>]) -> Var<'_> {
+        let mismatch = |left: Vec<usize>, right: Vec<usize>| {
+            let e = PplError::ShapeMismatch {
+                context: "stack".into(),
+                left,
+                right,
+            };
+            let id = self.inner.borrow_mut().poisoned(Shape::vector(0), e);
+            Var { tape: self, id }
+        };
+        if parts.iter().any(|p| !std::ptr::eq(p.tape, self)) {
+            let id = self
+                .inner
+                .borrow_mut()
+                .poisoned(Shape::vector(0), PplError::ForeignTape);
+            return Var { tape: self, id };
+        }
+        let Some(first) = parts.first() else {
+            return mismatch(vec![], vec![]);
+        };
+        let mut shape = first.shape();
+        for p in &parts[1..] {
+            match Shape::broadcast(shape, p.shape()) {
+                Some(s) => shape = s,
+                None => return mismatch(shape.into(), p.shape().into()),
+            }
+        }
+        let k = parts.len();
+        let dims: Vec<usize> = shape.dims().iter().copied().chain([k]).collect();
+        let Some(out) = Shape::new(&dims) else {
+            return mismatch(shape.into(), vec![k]);
+        };
+        let m = shape.len();
+        let columns: Vec<Var<'_>> = parts
+            .iter()
+            .map(|p| {
+                Var {
+                    tape: self,
+                    id: p.id,
+                }
+                .broadcast_to(shape)
+                .reshape(Shape::vector(m))
+            })
+            .collect();
+        let flat = self.concat(&columns);
+        let index: Vec<usize> = (0..m)
+            .flat_map(|i| (0..k).map(move |j| j * m + i))
+            .collect();
+        flat.gather(&index).reshape(out)
+    }
+
     /// Concatenates values along their first dimension (scalars count as length-1
     /// vectors); the trailing dimensions must agree.
     pub fn concat(&self, parts: &[Var<'_>]) -> Var<'_> {
