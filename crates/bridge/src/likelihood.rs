@@ -6,6 +6,13 @@
 //! they are evaluated with one `sum_log_prob_grad_context` call per group: O(groups)
 //! network work plus O(trials) cheap work, and the gradient goes straight to the group
 //! rows.
+//!
+//! Per-trial covariates (a stimulus strength scaling the drift, a condition): build one
+//! θ row per distinct cell (subject × condition) with `Tape::stack`, and let each trial
+//! gather its cell's row; the fast path then costs one evaluation per cell. Rows that
+//! are not gathered (θ computed per trial) are evaluated one by one: rows that merely
+//! hold equal values may still depend differently on the model's parameters, so they
+//! cannot share one gradient.
 
 use std::borrow::Cow;
 

@@ -240,6 +240,48 @@ fn gathered_rows_cost_one_estimator_call_per_group() {
     assert_eq!(est.calls.load(Ordering::Relaxed) - before, 5);
 }
 
+/// Per-trial covariates through a table of cells: θ = (μ_g + β·c, ln σ) for group g and
+/// condition c ∈ {0, 1}, one row per (group, condition) built with `Tape::stack`, each
+/// trial gathering its cell's row. Same density and gradient as built-in Normals, and one
+/// estimator call per cell present (the grouping fast path still applies).
+#[test]
+fn per_trial_covariates_through_a_table_of_cells() {
+    let (groups, trials) = (3, 20);
+    let group: Vec<usize> = (0..trials).map(|i| (i * 7) % groups).collect();
+    let cond: Vec<usize> = (0..trials).map(|i| (i / 3) % 2).collect();
+    let cell: Vec<usize> = group.iter().zip(&cond).map(|(g, c)| 2 * g + c).collect();
+    let cell_group: Vec<usize> = (0..2 * groups).map(|k| k / 2).collect();
+    let cell_cond: Vec<f64> = (0..2 * groups).map(|k| (k % 2) as f64).collect();
+    let x: Vec<f64> = (0..2 * trials)
+        .map(|i| ((i * 37) % 11) as f64 * 0.2 - 1.0)
+        .collect();
+    let est = ExactGaussian;
+    let nle = |m: &mut Model<'_>| -> Result<(), PplError> {
+        let mu = m.plate("g", groups, |m| m.sample("mu", Normal::new(0.0, 1.0)?))?;
+        let beta = m.sample("beta", Normal::new(0.0, 1.0)?)?;
+        let ls = m.sample("ls", Normal::new(0.0, 1.0)?)?;
+        let drift = mu.gather(&cell_group) + beta * m.data(&cell_cond);
+        let table = m.tape().stack(&[drift, ls]);
+        m.plate("rows", trials, |m| {
+            m.observe("x", NeuralLikelihood::new(&est, table.gather(&cell))?, &x)
+        })
+    };
+    let exact = |m: &mut Model<'_>| -> Result<(), PplError> {
+        let mu = m.plate("g", groups, |m| m.sample("mu", Normal::new(0.0, 1.0)?))?;
+        let beta = m.sample("beta", Normal::new(0.0, 1.0)?)?;
+        let ls = m.sample("ls", Normal::new(0.0, 1.0)?)?;
+        let twice = |v: &[usize]| -> Vec<usize> { v.iter().flat_map(|&i| [i, i]).collect() };
+        let c2: Vec<f64> = cond.iter().flat_map(|&c| [c as f64, c as f64]).collect();
+        let mean = mu.gather(&twice(&group)) + beta * m.data(&c2);
+        m.plate("values", 2 * trials, |m| {
+            m.observe("x", Normal::new(mean, ls.exp())?, &x)
+        })
+    };
+    for u in [[0.3, -0.2, 0.9, 0.5, -0.4], [-1.0, 1.0, 0.0, -0.5, 0.7]] {
+        assert_same(nle, exact, &u);
+    }
+}
+
 #[test]
 fn per_row_log_prob_and_its_gradient_match_poisson() {
     let est = ExactPoisson::default();
