@@ -24,6 +24,7 @@
 //!   min(w, 1 − w), so ln g keeps its precision near both edges.
 
 use std::f64::consts::PI;
+use std::sync::OnceLock;
 
 use crate::special::LN_SQRT_2PI;
 
@@ -56,6 +57,25 @@ fn small_time_is_shorter(u: f64) -> bool {
         k1
     };
     ks <= kl
+}
+
+/// The u below which [`small_time_is_shorter`] holds. Navarro & Fuss's bounds do not
+/// depend on w, so the choice is one threshold in u (≈ 0.203), found once by bisection
+/// instead of two logarithms and three square roots per trial.
+fn switch_u() -> f64 {
+    static SWITCH: OnceLock<f64> = OnceLock::new();
+    *SWITCH.get_or_init(|| {
+        let (mut lo, mut hi) = (1e-3, 1.0);
+        for _ in 0..60 {
+            let mid = 0.5 * (lo + hi);
+            if small_time_is_shorter(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    })
 }
 
 /// ln T and its partials (∂ ln T / ∂u, ∂ ln T / ∂w), T = exp(w²/(2u)) Σ_k (w+2k) e^{−(w+2k)²/(2u)}.
@@ -133,28 +153,29 @@ fn large_time(u: f64, w: f64, wc: f64) -> (f64, f64, f64) {
     // sin(kπw) = (−1)^{k+1} sin(kπw') and cos(kπw) = (−1)^k cos(kπw') for w' = 1 − w.
     let (base, flip) = if w <= 0.5 { (w, false) } else { (wc, true) };
     let half_pi2 = 0.5 * PI * PI;
+    let h = half_pi2 * u;
+    // e_k = e^{−(k²−1)h} by e_{k+1} = e_k q_k, q_k = e^{−(2k+1)h} = q_{k−1} e^{−2h}; and
+    // (sin, cos)(kπ·base) by rotation. Both recurrences lose ~kε relative, and the terms
+    // k ≥ 2 are damped by e^{−3h} ≤ e^{−3} in this regime: far below the budget.
+    let (s1, c1) = (PI * base).sin_cos();
+    let r = (-2.0 * h).exp();
+    let (mut e, mut q) = (1.0, (-3.0 * h).exp());
+    let (mut sk, mut ck) = (s1, c1);
     let (mut l, mut lw, mut lu) = (0.0, 0.0, 0.0);
     for k in 1..=MAX_TERMS {
         let kf = k as f64;
-        let e = if k == 1 {
-            1.0 // e^0, also for u = ∞
-        } else {
-            (-(kf * kf - 1.0) * half_pi2 * u).exp()
-        };
         if e == 0.0 {
             break;
         }
-        let (mut s, mut c) = (kf * PI * base).sin_cos();
-        if flip {
-            if k % 2 == 0 {
-                s = -s;
-            } else {
-                c = -c;
-            }
-        }
+        let (s, c) = match (flip, k % 2 == 0) {
+            (false, _) => (sk, ck),
+            (true, true) => (-sk, ck),
+            (true, false) => (sk, -ck),
+        };
         let b = kf * e;
         let p = b * s;
         let pw = b * kf * PI * c;
+        // −(k²−1)·h·p: zero for k = 1, also when u = ∞.
         let pu = if k == 1 {
             0.0
         } else {
@@ -164,10 +185,13 @@ fn large_time(u: f64, w: f64, wc: f64) -> (f64, f64, f64) {
         lw += pw;
         lu += pu;
         // Past the peak of k³e^{−k²π²u/2} every later term is smaller than this bound.
-        let bound = b * (1.0 + kf * PI + (kf * kf - 1.0) * half_pi2 * u);
+        let bound = b * (1.0 + kf * PI + (kf * kf - 1.0) * h);
         if k >= 2 && kf * kf * PI * PI * u >= 3.0 && bound < SERIES_RTOL * l.abs() {
             break;
         }
+        e *= q;
+        q *= r;
+        (sk, ck) = (sk * c1 + ck * s1, ck * c1 - sk * s1);
     }
     (l.ln(), lu / l, lw / l)
 }
@@ -180,7 +204,7 @@ pub(crate) fn lower_lp(v: f64, a: f64, w: f64, wc: f64, t: f64, d: &mut [f64; 4]
     let u = t / (a * a);
     let z = a * w + v * t;
     let lp;
-    if small_time_is_shorter(u) {
+    if u < switch_u() {
         let (ln_t_series, gu, gw) = small_time(u, w, wc);
         let zt = z / t;
         lp = a.ln() - 1.5 * t.ln() - LN_SQRT_2PI - 0.5 * z * zt + ln_t_series;
