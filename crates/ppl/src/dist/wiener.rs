@@ -69,7 +69,8 @@ impl<'t> Wiener<'t> {
 
 /// Step of the sampler in units of a² (the diffusion's time scale), divided by 1 + |v|·a.
 const SAMPLE_STEP: f64 = 1e-4;
-/// Steps after which the sampler gives up (NaN): only for parameters ~1e150 apart.
+/// Steps after which the sampler gives up (NaN); with ds ≥ 1e-4 / (1 + |v|·a) the mean
+/// number of steps is below ~1e4 (1 + |v|·a) · E[T] / a², so this is never reached in practice.
 const SAMPLE_MAX_STEPS: usize = 100_000_000;
 
 /// One (rt, choice) draw. The diffusion is simulated in units of the boundary,
@@ -88,6 +89,9 @@ fn sample_one(rng: &mut dyn Rng, v: f64, a: f64, w: f64, tau: f64) -> [f64; 2] {
     for _ in 0..SAMPLE_MAX_STEPS {
         let z: f64 = StandardNormal.sample(rng);
         let y1 = y + mu * ds + sd * z;
+        if !y1.is_finite() {
+            break; // v·a overflowed: no draw
+        }
         let hit = if y1 <= 0.0 {
             Some((0.0, y / (y - y1)))
         } else if y1 >= 1.0 {
