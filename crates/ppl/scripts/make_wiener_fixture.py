@@ -5,7 +5,7 @@ The first-passage-time density of the drift-diffusion model (Navarro & Fuss 2009
 REFERENCES.md §2) at 50 significant digits with mpmath: the lower-bound density
 f(t | v, a, w) = a^-2 exp(-v a w - v^2 t / 2) g(t / a^2 | w), the small-time series for
 u = t/a^2 < 1 and the large-time series otherwise, each summed until its terms are below
-1e-70 of the sum (both series are also checked against each other at every point). The
+1e-70 of the sum (where 0.05 < u < 3 both series are summed and must agree to 35 digits). The
 upper bound is v -> -v, w -> 1 - w. Partial derivatives of the log density come from
 mpmath.diff of the high-precision log density (step chosen by mpmath at 50 digits).
 
@@ -76,15 +76,15 @@ def row(choice, rt, v, a, w, tau):
     t = rt - tau  # IEEE double, as in Rust
     assert t > 0
     mt, mv, ma, mw = mp.mpf(t), mp.mpf(v), mp.mpf(a), mp.mpf(w)
-    mrt, mtau = mp.mpf(rt), mp.mpf(tau)
+    mrt = mp.mpf(rt)
     check_series_agree(mt / ma**2, mw if choice == 0 else 1 - mw)
     lp = log_density(choice, mrt, mv, ma, mw, mrt - mt)
-    # Partials at fixed t-offset: tau enters only through t = rt - tau.
+    # tau enters only through t = rt - tau; it is differentiated at tau = rt - t, so that
+    # the density is evaluated at the t that Rust forms in f64.
     d_v = mp.diff(lambda x: log_density(choice, mrt, x, ma, mw, mrt - mt), mv)
     d_a = mp.diff(lambda x: log_density(choice, mrt, mv, x, mw, mrt - mt), ma)
     d_w = mp.diff(lambda x: log_density(choice, mrt, mv, ma, x, mrt - mt), mw)
     d_tau = mp.diff(lambda x: log_density(choice, mrt, mv, ma, mw, x), mrt - mt)
-    del mtau
     return [choice, repr(rt), repr(v), repr(a), repr(w), repr(tau)] + [
         mp.nstr(x, 20, strip_zeros=False) for x in (lp, d_v, d_a, d_w, d_tau)
     ]
