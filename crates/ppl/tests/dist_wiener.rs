@@ -106,6 +106,22 @@ fn published_rwiener_values_used_by_stans_tests() {
             "RWiener value",
         );
     }
+    // The older stan-dev/stan src/test/unit-distribution/univariate/continuous/wiener/
+    // wiener_test.hpp (same source), printed to fewer digits: within half a unit of the
+    // last printed digit.
+    let short = [
+        (2.1, 4.1, 1.9, 0.05, 0.1, -34.6844, 5e-5),
+        (0.1, 10.1, 0.05, 0.95, 0.5, 0.587463, 5e-7),
+        (50.1, 4.3, 10.05, 0.65, 0.15, -12.80167, 5e-6),
+        (50.1, 1.1, 1.05, 0.99, 10.5, -2906.315, 5e-4),
+    ];
+    for (y, a, tau, w, v, want, half_ulp) in short {
+        let got = lp(1.0, y, v, a, w, tau);
+        assert!(
+            (got - want).abs() <= half_ulp,
+            "RWiener value: {got} vs {want}"
+        );
+    }
 }
 
 /// ∫₀^∞ f(t, choice) dt by the trapezoidal rule in s = ln t.

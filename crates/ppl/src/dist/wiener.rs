@@ -19,9 +19,11 @@ use crate::error::PplError;
 /// `log_prob` gives shape `[N]` (broadcast with the parameters' batch shape).
 ///
 /// The density is Navarro & Fuss's (2009) exact series in log space (REFERENCES.md §2;
-/// `wiener_series.rs` says how), accurate to ~1e-13 in ln p, with analytic partials in
-/// every parameter and in rt. Out of support (a choice other than 0 or 1, rt ≤ τ,
-/// rt = ∞): −∞ with zero partials; a NaN in a value is an error recorded on the tape.
+/// `wiener_series.rs` says how): ln p within 1e-12 (relative 2e-15) of a 50-digit
+/// computation over v ∈ [−5, 5], a ∈ [0.3, 3], w ∈ [0.01, 0.99], t ∈ [1e-3, 10], with
+/// analytic partials in every parameter and in rt. Out of support (a choice other than
+/// 0 or 1, rt ≤ τ, rt = ∞): −∞ with zero partials; a NaN in a value is an error recorded
+/// on the tape.
 #[derive(Clone, Debug)]
 pub struct Wiener<'t> {
     drift: Param<'t>,
