@@ -31,6 +31,10 @@ pub enum Constraint {
     IntegerInterval(i64, i64),
     /// {0, 1}.
     Boolean,
+    /// Rows `[rt, choice]`: a response time rt > 0 and a choice in {0, 1} (event
+    /// dimension 2, as `Wiener` values). Mixed continuous and discrete, so such a site
+    /// can only be observed.
+    RtChoice,
 }
 
 impl std::fmt::Display for Constraint {
@@ -46,6 +50,7 @@ impl std::fmt::Display for Constraint {
             Constraint::NonNegativeInteger => write!(f, "non-negative integer"),
             Constraint::IntegerInterval(a, b) => write!(f, "integers {a}..={b}"),
             Constraint::Boolean => write!(f, "boolean"),
+            Constraint::RtChoice => write!(f, "rows [rt > 0, choice in {{0, 1}}]"),
         }
     }
 }
@@ -73,6 +78,8 @@ impl Constraint {
             Constraint::NonNegativeInteger => int && x >= 0.0,
             Constraint::IntegerInterval(a, b) => int && x >= a as f64 && x <= b as f64,
             Constraint::Boolean => x == 0.0 || x == 1.0,
+            // Each entry of a row: rt > 0 or a choice in {0, 1}.
+            Constraint::RtChoice => x.is_finite() && x >= 0.0,
         }
     }
 
@@ -82,6 +89,9 @@ impl Constraint {
             Constraint::Simplex => {
                 row.iter().all(|&x| x > 0.0 && x.is_finite())
                     && (row.iter().sum::<f64>() - 1.0).abs() < 1e-9
+            }
+            Constraint::RtChoice => {
+                matches!(row, [rt, c] if *rt > 0.0 && rt.is_finite() && (*c == 0.0 || *c == 1.0))
             }
             _ => row.iter().all(|&x| self.contains(x)),
         }
@@ -99,6 +109,9 @@ impl Constraint {
                 }
                 Ok(shape.len() / k * (k - 1))
             }
+            Constraint::RtChoice => Err(PplError::Unsupported(
+                "a latent (rt, choice) site has no unconstrained representation; observe it".into(),
+            )),
             c if c.is_discrete() => Err(PplError::Unsupported(format!(
                 "a latent site with discrete support ({c}) has no unconstrained representation; \
                  marginalize it or observe it"

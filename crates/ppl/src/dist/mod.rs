@@ -31,6 +31,8 @@ mod poisson;
 mod rows;
 mod student_t;
 mod uniform;
+mod wiener;
+mod wiener_series;
 
 pub use bernoulli::*;
 pub use beta::*;
@@ -49,6 +51,7 @@ pub use normal::*;
 pub use poisson::*;
 pub use student_t::*;
 pub use uniform::*;
+pub use wiener::*;
 
 use rand::Rng;
 
