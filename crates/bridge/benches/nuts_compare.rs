@@ -79,8 +79,24 @@ struct Run {
     draws: Vec<Vec<f64>>,
 }
 
-fn our_settings(seed: u64) -> Settings {
+/// Which of our warm-ups a run uses.
+#[derive(Clone, Copy)]
+enum Ours {
+    /// Stan's windowed warm-up, fixed step size (`Settings::default()`).
+    Stan,
+    /// `Warmup::GradDiag` (nuts-rs' schedule and draw + gradient metric) with nuts-rs'
+    /// default step-size jitter of 0.1.
+    GradDiag,
+}
+
+fn our_settings(seed: u64, ours: Ours) -> Settings {
+    let (warmup, step_size_jitter) = match ours {
+        Ours::Stan => (mcmc::Warmup::Stan, 0.0),
+        Ours::GradDiag => (mcmc::Warmup::GradDiag(mcmc::GradDiag::default()), 0.1),
+    };
     Settings {
+        warmup,
+        step_size_jitter,
         num_warmup: NUM_WARMUP,
         num_draws: NUM_DRAWS,
         num_chains: NUM_CHAINS,
@@ -142,8 +158,8 @@ fn our_run(chains: &[mcmc::Chain], (seconds, cpu_seconds): (f64, Option<f64>)) -
 
 /// Ours, chains one after the other on this thread (`sample_chain` gives chain `c` of
 /// `sample`).
-fn ours_sequential(data: &Cookies, seed: u64) -> BoxResult<Run> {
-    let settings = our_settings(seed);
+fn ours_sequential(data: &Cookies, seed: u64, ours: Ours) -> BoxResult<Run> {
+    let settings = our_settings(seed, ours);
     let watch = Stopwatch::start();
     let mut chains = Vec::with_capacity(NUM_CHAINS);
     for c in 0..NUM_CHAINS {
@@ -154,8 +170,8 @@ fn ours_sequential(data: &Cookies, seed: u64) -> BoxResult<Run> {
 }
 
 /// Ours, chains in parallel on rayon's global pool.
-fn ours_parallel(data: &Cookies, seed: u64) -> BoxResult<Run> {
-    let settings = our_settings(seed);
+fn ours_parallel(data: &Cookies, seed: u64, ours: Ours) -> BoxResult<Run> {
+    let settings = our_settings(seed, ours);
     let start = Instant::now();
     let chains = mcmc::sample(
         |_| density(data).expect("the model traces"),
@@ -326,18 +342,20 @@ fn nuts_rs_sequential(data: &Cookies, seed: u64) -> BoxResult<Run> {
 /// relative to the posterior variances of the unconstrained draws (pooled over both
 /// samplers' chains), the value an ideal diagonal metric would have.
 fn inspect_adaptation(data: &Cookies, seed: u64) -> BoxResult<()> {
-    let settings = our_settings(seed);
-    let mut ours = Vec::with_capacity(NUM_CHAINS);
+    let mut ours = Vec::with_capacity(2 * NUM_CHAINS);
     let mut theirs = Vec::with_capacity(NUM_CHAINS);
     for c in 0..NUM_CHAINS {
-        let mut target = density(data)?;
-        ours.push(mcmc::sample_chain(&mut target, c, &settings, None)?);
+        for (label, kind) in [("Stan    ", Ours::Stan), ("GradDiag", Ours::GradDiag)] {
+            let mut target = density(data)?;
+            let settings = our_settings(seed, kind);
+            ours.push((label, mcmc::sample_chain(&mut target, c, &settings, None)?));
+        }
         theirs.push(nuts_rs_chain(data, seed, c, true)?);
     }
-    let dim = ours[0].dim;
+    let dim = ours[0].1.dim;
     let rows: Vec<&[f64]> = ours
         .iter()
-        .flat_map(|c| c.draws.chunks_exact(dim))
+        .flat_map(|(_, c)| c.draws.chunks_exact(dim))
         .chain(theirs.iter().flat_map(|c| c.rows.chunks_exact(dim)))
         .collect();
     let n = rows.len() as f64;
@@ -360,14 +378,15 @@ fn inspect_adaptation(data: &Cookies, seed: u64) -> BoxResult<()> {
     println!(
         "\nadaptation, seed {seed}: inverse metric / posterior variance per unconstrained coordinate"
     );
-    for (c, chain) in ours.iter().enumerate() {
+    for (label, chain) in &ours {
         let grads: u64 = chain.stats.iter().map(|s| u64::from(s.n_leapfrog)).sum();
         let metric = match &chain.inv_metric {
             mcmc::InverseMetric::Diagonal(d) => Some(d.as_slice()),
             _ => None,
         };
         println!(
-            "  ours    chain {c}: step {:.3}, accept {:.3}, grads/draw {:.2}, metric [{}]",
+            "  ours {label} chain {}: step {:.3}, accept {:.3}, grads/draw {:.2}, metric [{}]",
+            chain.chain,
             chain.step_size,
             chain.mean_accept_stat(),
             grads as f64 / NUM_DRAWS as f64,
@@ -377,7 +396,7 @@ fn inspect_adaptation(data: &Cookies, seed: u64) -> BoxResult<()> {
     for (c, chain) in theirs.iter().enumerate() {
         let grads = chain.grad_evals - chain.warmup_grad_evals;
         println!(
-            "  nuts-rs chain {c}: step {:.3}, accept {:.3}, grads/draw {:.2}, metric [{}]",
+            "  nuts-rs      chain {c}: step {:.3}, accept {:.3}, grads/draw {:.2}, metric [{}]",
             chain.step_size,
             chain.accept_stat.unwrap_or(f64::NAN),
             grads as f64 / NUM_DRAWS as f64,
@@ -522,10 +541,15 @@ fn fmt(x: f64) -> String {
 /// The samplers, in table order: label and how to run them.
 type Sampler = (&'static str, fn(&Cookies, u64) -> BoxResult<Run>);
 
-const SAMPLERS: [Sampler; 3] = [
-    ("mcmc (ours), seq", ours_sequential),
+const SAMPLERS: [Sampler; 4] = [
+    ("mcmc Stan, seq", |d, s| ours_sequential(d, s, Ours::Stan)),
+    ("mcmc GradDiag, seq", |d, s| {
+        ours_sequential(d, s, Ours::GradDiag)
+    }),
     ("nuts-rs 0.19, seq", nuts_rs_sequential),
-    ("mcmc (ours), par", ours_parallel),
+    ("mcmc GradDiag, par", |d, s| {
+        ours_parallel(d, s, Ours::GradDiag)
+    }),
 ];
 
 fn main() -> BoxResult<()> {
@@ -584,13 +608,15 @@ fn main() -> BoxResult<()> {
         let cells: Vec<String> = m.means.iter().map(|x| format!("{x:.3}")).collect();
         println!("| {name} | {} |", cells.join(" | "));
     }
-    let (ours, theirs) = (&med[0].values, &med[1].values);
-    println!(
-        "\nours / nuts-rs (seq): bulk ESS per grad {:.2}×, tail ESS per grad {:.2}×, \
-         time per grad {:.2}× (goal: ESS per grad ≥ 1, time per grad ≤ 1.2)",
-        ours[8] / theirs[8],
-        ours[9] / theirs[9],
-        ours[4] / theirs[4]
-    );
+    let theirs = &med[2].values;
+    for (label, ours) in [("Stan", &med[0].values), ("GradDiag", &med[1].values)] {
+        println!(
+            "\nours ({label}) / nuts-rs (seq): bulk ESS per grad {:.2}×, tail ESS per grad \
+             {:.2}×, time per grad {:.2}× (goal: ESS per grad ≥ 1, time per grad ≤ 1.2)",
+            ours[8] / theirs[8],
+            ours[9] / theirs[9],
+            ours[4] / theirs[4]
+        );
+    }
     Ok(())
 }

@@ -40,6 +40,7 @@ mod chain;
 mod density;
 pub mod diagnostics;
 mod error;
+mod grad_adapt;
 mod hamiltonian;
 pub mod io;
 mod linalg;
@@ -55,4 +56,6 @@ pub use density::{LogDensity, LogpError};
 pub use error::McmcError;
 pub use metric::InverseMetric;
 pub use run::{sample, sample_chain};
-pub use settings::{Adaptation, Algorithm, Init, MAX_INIT_TRIES, Metric, Settings};
+pub use settings::{
+    Adaptation, Algorithm, GradDiag, Init, MAX_INIT_TRIES, Metric, Settings, Warmup,
+};
