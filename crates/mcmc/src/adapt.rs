@@ -219,4 +219,20 @@ mod tests {
         }
         assert!(eps < 1.0 && da.final_step_size() < 1.0);
     }
+
+    #[test]
+    fn step_size_cap_and_reset_keep_the_statistics() {
+        let mut da = DualAveraging::new(&Adaptation::default(), 0.8, 0.0).with_max_step_size(2.0);
+        for _ in 0..200 {
+            da.learn(1.0);
+        }
+        assert_eq!(da.step_size(), 2.0);
+        assert!(da.final_step_size() <= 2.0);
+        // A new starting step size moves ε and x̄ but not the running mean of the error:
+        // the next always-accepting iteration still pushes ε towards the cap.
+        da.set_initial(0.1);
+        assert!((da.step_size() - 0.1).abs() < 1e-15);
+        assert!((da.final_step_size() - 0.1).abs() < 1e-15);
+        assert!(da.learn(1.0) > 1.0);
+    }
 }

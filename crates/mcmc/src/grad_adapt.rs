@@ -215,3 +215,95 @@ impl GradDiagAdapt {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transition(accept_stat: f64) -> Transition {
+        Transition {
+            accept_stat,
+            accept_stat_sym: accept_stat,
+            tree_depth: 1,
+            n_leapfrog: 1,
+            divergent: false,
+        }
+    }
+
+    fn adapter(num_warmup: usize, q: &[f64], grad: &[f64]) -> GradDiagAdapt {
+        GradDiagAdapt::new(
+            q,
+            grad,
+            0.5,
+            num_warmup,
+            0.8,
+            &GradDiag::default(),
+            &Adaptation::default(),
+        )
+    }
+
+    #[test]
+    fn nuts_rs_window_schedule_for_1000_warmup() {
+        // nuts-rs' `GlobalStrategy::adapt` by hand, every draw moving, the initial point
+        // counted: windows of 10 until draw 300 (switches at 8, 18, …, 298), then 80 and
+        // 120; a 180-draw window would end after draw 850, so the window begun at 379
+        // grows to the end of the metric phase (draw 849).
+        let mut a = adapter(1000, &[0.0], &[0.0]);
+        let mut switches = Vec::new();
+        for draw in 0..1000 {
+            a.step(draw, &transition(0.8), &[draw as f64], &[1.0], true);
+            if a.background.count() == 0 {
+                switches.push(draw);
+            }
+        }
+        let mut expected: Vec<usize> = (8..300).step_by(10).collect();
+        expected.extend([378, 498]);
+        assert_eq!(switches, expected);
+        assert_eq!(a.foreground.count(), 849 - 379 + 1);
+    }
+
+    #[test]
+    fn gaussian_draws_give_the_variances_exactly() {
+        // For N(0, diag σ²) the gradient is −x/σ², a linear map of the draw: the sample
+        // variances' ratio is σ⁴ for any draws, and sqrt of it σ² to rounding.
+        let sd = [1e-3, 1.0, 1e3];
+        let grad =
+            |x: &[f64]| -> Vec<f64> { x.iter().zip(&sd).map(|(x, s)| -x / (s * s)).collect() };
+        let point = |k: usize| -> Vec<f64> {
+            sd.iter()
+                .enumerate()
+                .map(|(i, s)| s * ((k * 7 + i * 3 + 1) as f64).sin())
+                .collect()
+        };
+        let x0 = point(0);
+        let mut a = adapter(200, &x0, &grad(&x0));
+        // The initial metric is 1 / |∂ log p|.
+        for (v, g) in a.inverse_metric().iter().zip(grad(&x0)) {
+            assert!((v * g.abs() - 1.0).abs() < 1e-12);
+        }
+        for draw in 1..100 {
+            let x = point(draw);
+            a.step(draw, &transition(0.8), &x, &grad(&x), true);
+        }
+        for (v, s) in a.inverse_metric().iter().zip(&sd) {
+            assert!((v / (s * s) - 1.0).abs() < 1e-9, "{v} for σ² = {}", s * s);
+        }
+    }
+
+    #[test]
+    fn draws_that_did_not_move_are_skipped_and_bad_gradients_tolerated() {
+        let mut a = adapter(100, &[1.0, 1.0], &[0.0, f64::NAN]);
+        // 1 / |0| is clamped to 1e20; a NaN gradient gives 1.
+        assert_eq!(a.inverse_metric(), &[1e20, 1.0]);
+        let before = a.foreground.count();
+        a.step(0, &transition(0.8), &[1.0, 1.0], &[0.0, 0.0], false);
+        assert_eq!(a.foreground.count(), before);
+        // A coordinate whose gradient never varies keeps its value.
+        for draw in 1..10 {
+            let x = [draw as f64, 1.0];
+            a.step(draw, &transition(0.8), &x, &[-x[0], 2.0], true);
+        }
+        assert!(a.inverse_metric()[0].is_finite() && a.inverse_metric()[0] > 0.0);
+        assert_eq!(a.inverse_metric()[1], 1.0);
+    }
+}
