@@ -22,7 +22,7 @@
 //! timed on the posterior draws of the same repetition, is the baseline for each
 //! sampler's overhead per gradient.
 //!
-//! `cargo bench -p bridge --features nuts-rs-bench --bench nuts_compare [-- REPS]`
+//! `cargo bench -p bridge --features nuts-rs-bench --bench nuts_compare [-- REPS [FIRST_SEED]]`
 
 #![allow(clippy::print_stdout)]
 
@@ -47,7 +47,8 @@ const NUM_WARMUP: usize = 1000;
 const NUM_DRAWS: usize = 2000;
 const TARGET_ACCEPT: f64 = 0.9;
 const MAX_TREE_DEPTH: u32 = 10;
-/// Seed of the first repetition; repetition `r` uses `FIRST_SEED + r`.
+/// Default seed of the first repetition (the second bench argument overrides it);
+/// repetition `r` uses `first seed + r`.
 const FIRST_SEED: u64 = 20_241_125;
 /// Default repetitions (one seed each); the first bench argument overrides it.
 const DEFAULT_REPS: usize = 5;
@@ -397,11 +398,12 @@ const SAMPLERS: [Sampler; 4] = [
 ];
 
 fn main() -> BoxResult<()> {
-    let reps = std::env::args()
+    let numbers: Vec<u64> = std::env::args()
         .skip(1)
-        .find_map(|a| a.parse::<usize>().ok())
-        .unwrap_or(DEFAULT_REPS)
-        .max(1);
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let reps = numbers.first().map_or(DEFAULT_REPS, |&r| r as usize).max(1);
+    let first_seed = numbers.get(1).copied().unwrap_or(FIRST_SEED);
     let data = Cookies::load()?;
     let probe = density(&data)?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -412,10 +414,10 @@ fn main() -> BoxResult<()> {
         probe.dim()
     );
     // Untimed: what the two warm-ups ended with; also warms the caches for both.
-    inspect_adaptation(&data, FIRST_SEED)?;
+    inspect_adaptation(&data, first_seed)?;
     let mut results: Vec<Vec<Figures>> = SAMPLERS.iter().map(|_| Vec::new()).collect();
     for rep in 0..reps {
-        let seed = FIRST_SEED + rep as u64;
+        let seed = first_seed + rep as u64;
         let runs = SAMPLERS
             .iter()
             .map(|(_, run)| run(&data, seed))

@@ -8,6 +8,8 @@
 //! differs from the transition's starting point (nuts-rs also drops divergent transitions'
 //! draws that lie within 4 steps of it), and the step size is re-initialized by Stan's
 //! heuristic (crossing an acceptance of 0.8) rather than nuts-rs' (crossing the target).
+//! One difference does: where the initial gradient is zero the metric starts at 1, not
+//! at nuts-rs' 1e20 (see [`initial_inverse_metric`]).
 
 use crate::adapt::DualAveraging;
 use crate::nuts::Transition;
@@ -17,12 +19,17 @@ use crate::{Adaptation, GradDiag};
 /// Bounds of M⁻¹ᵢᵢ (nuts-rs' `LOWER_LIMIT`, `UPPER_LIMIT`).
 const LIMITS: (f64, f64) = (1e-20, 1e20);
 
-/// M⁻¹ᵢᵢ = 1 / |gᵢ| from one gradient (1 where that is not finite), as nuts-rs starts.
+/// M⁻¹ᵢᵢ = 1 / |gᵢ| from one gradient, as nuts-rs starts, clamped to [`LIMITS`]; 1 where
+/// gᵢ is zero or not finite. (nuts-rs puts 1e20 where gᵢ = 0, which sends the step-size
+/// search down by tens of halvings when a chain starts at a mode.)
 pub(crate) fn initial_inverse_metric(grad: &[f64]) -> Vec<f64> {
     grad.iter()
         .map(|g| {
-            let v = g.abs().clamp(LIMITS.0, LIMITS.1).recip();
-            if v.is_finite() { v } else { 1.0 }
+            if g.is_finite() && *g != 0.0 {
+                g.abs().recip().clamp(LIMITS.0, LIMITS.1)
+            } else {
+                1.0
+            }
         })
         .collect()
 }
@@ -293,8 +300,8 @@ mod tests {
     #[test]
     fn draws_that_did_not_move_are_skipped_and_bad_gradients_tolerated() {
         let mut a = adapter(100, &[1.0, 1.0], &[0.0, f64::NAN]);
-        // 1 / |0| is clamped to 1e20; a NaN gradient gives 1.
-        assert_eq!(a.inverse_metric(), &[1e20, 1.0]);
+        // A zero or NaN gradient says nothing about the scale: 1.
+        assert_eq!(a.inverse_metric(), &[1.0, 1.0]);
         let before = a.foreground.count();
         a.step(0, &transition(0.8), &[1.0, 1.0], &[0.0, 0.0], false);
         assert_eq!(a.foreground.count(), before);

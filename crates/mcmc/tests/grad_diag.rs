@@ -162,6 +162,27 @@ fn same_draws_with_one_and_two_threads() -> anyhow::Result<()> {
 }
 
 #[test]
+fn starts_at_the_mode() -> anyhow::Result<()> {
+    // The gradient is zero at the initial point: the metric starts at 1, not at 1 / |0|.
+    let settings = Settings {
+        num_warmup: 300,
+        num_draws: 300,
+        num_chains: 1,
+        init: mcmc::Init::Given(vec![vec![0.0; 4]]),
+        save_warmup: true,
+        ..grad_diag(6)
+    };
+    let chains = sample(|_| Normal::standard(4), &settings, None)?;
+    let c = &chains[0];
+    assert_eq!(c.divergences(), 0);
+    // The first warm-up transition uses the heuristic's step size for the initial metric:
+    // of order 1 for a unit normal, about 1e-10 had the metric started at 1e20.
+    let first = c.warmup_stats[0].step_size;
+    assert!(first > 0.1, "first warm-up step size {first}");
+    Ok(())
+}
+
+#[test]
 fn short_and_missing_warmups_run() -> anyhow::Result<()> {
     for num_warmup in [0, 1, 3, 19, 50] {
         let settings = Settings {
