@@ -57,8 +57,8 @@ impl Default for Settings {
     /// parameter tuning"): 1000 warm-up iterations and 1000 draws per chain, 4 chains,
     /// NUTS with maximum tree depth 10 and divergence threshold 1000 on the energy error,
     /// dual averaging towards an acceptance statistic of 0.8 (Hoffman & Gelman 2014 §3.2),
-    /// a diagonal metric, initial points uniform on (−2, 2). Seed 0, so that a default run
-    /// is reproducible.
+    /// a diagonal metric, Stan's windowed warm-up, no step-size jitter, initial points
+    /// uniform on (−2, 2). Seed 0, so that a default run is reproducible.
     fn default() -> Self {
         Self {
             num_warmup: 1000,
@@ -174,7 +174,9 @@ pub struct GradDiag {
 }
 
 impl Default for GradDiag {
-    /// nuts-rs 0.19's defaults.
+    /// nuts-rs 0.19's defaults: windows and fractions from `EuclideanAdaptOptions::default`
+    /// (`src/adapt_strategy.rs`), the largest step size from `DualAverageOptions::default`
+    /// (`src/stepsize/dual_avg.rs`).
     fn default() -> Self {
         Self {
             early_fraction: 0.3,
