@@ -39,6 +39,11 @@ pub(crate) const ALL: &[Check] = &[
         crate::cookie_nuts::hierarchical,
     ),
     Check::new(
+        "cookie-nuts-hierarchical-graddiag",
+        "as cookie-nuts-hierarchical with mcmc's GradDiag warm-up (nuts-rs' draw + gradient metric)",
+        crate::cookie_nuts::hierarchical_grad_diag,
+    ),
+    Check::new(
         "cookie-nle-training",
         "the cookie NLE trains with sbi's defaults and matches the Poisson pmf",
         crate::cookie_nle::training,

@@ -284,10 +284,24 @@ const PUBLISHED_TOL: f64 = 0.15;
 /// Hierarchical model: convergence (R-hat ≤ 1.01, ESS ≥ 400, no divergences) and the
 /// published posterior means of λ.
 pub(crate) fn hierarchical(ctx: &Ctx) -> anyhow::Result<Outcome> {
+    hierarchical_with(ctx, "hierarchical", &settings())
+}
+
+/// As [`hierarchical`] with `mcmc::Warmup::GradDiag` (nuts-rs' warm-up) and nuts-rs'
+/// step-size jitter of 0.1 instead of Stan's warm-up.
+pub(crate) fn hierarchical_grad_diag(ctx: &Ctx) -> anyhow::Result<Outcome> {
+    let settings = Settings {
+        warmup: mcmc::Warmup::GradDiag(mcmc::GradDiag::default()),
+        step_size_jitter: 0.1,
+        ..settings()
+    };
+    hierarchical_with(ctx, "hierarchical_graddiag", &settings)
+}
+
+fn hierarchical_with(ctx: &Ctx, name: &str, settings: &Settings) -> anyhow::Result<Outcome> {
     let data = Cookies::load()?;
-    let run = run(ctx, "hierarchical", move |m: &mut Model<'_>| {
-        cookies::hierarchical(m, &data)
-    })?;
+    let model = move |m: &mut Model<'_>| cookies::hierarchical(m, &data);
+    let run = run_with(ctx, name, model, settings, true)?;
     let mut metrics = Vec::new();
     for row in &run.summary.rows {
         metrics.push(Metric::at_most(

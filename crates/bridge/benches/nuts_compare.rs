@@ -1,12 +1,14 @@
-//! Our NUTS (`mcmc`, Stan-style warm-up) against the `nuts-rs` crate (pymc-devs, the
-//! sampler of nutpie) on the same `LogDensity`: the exact hierarchical cookie model
-//! through [`bridge::ModelDensity`] (7 unconstrained dimensions).
+//! Our NUTS (`mcmc`) against the `nuts-rs` crate (pymc-devs, the sampler of nutpie; in
+//! `nuts_compare/baseline.rs`) on the same `LogDensity`: the exact hierarchical cookie
+//! model through [`bridge::ModelDensity`] (7 unconstrained dimensions). Ours runs twice:
+//! with Stan's warm-up (`Settings::default()`, row "Stan") and with `Warmup::GradDiag`,
+//! nuts-rs' warm-up, plus nuts-rs' default step-size jitter of 0.1 (row "GradDiag").
 //!
-//! Both samplers run 4 chains × (1000 warm-up + 2000 draws), target acceptance 0.9,
+//! All samplers run 4 chains × (1000 warm-up + 2000 draws), target acceptance 0.9,
 //! maximum tree depth 10, a diagonal mass matrix, initial points uniform on (−2, 2) and
 //! fixed seeds; every other setting is each crate's default. The chains run one after
-//! the other on the calling thread for both samplers (`seq`); ours also runs once more
-//! with its chains in parallel on rayon's default pool (`par`). Each repetition uses a
+//! the other on the calling thread (`seq`); ours with GradDiag also runs once more with
+//! its chains in parallel on rayon's default pool (`par`). Each repetition uses a
 //! new seed and runs the samplers interleaved, so that load on the machine hits them
 //! alike; the table shows medians over the repetitions.
 //!
@@ -20,24 +22,21 @@
 //! timed on the posterior draws of the same repetition, is the baseline for each
 //! sampler's overhead per gradient.
 //!
-//! `cargo bench -p bridge --features nuts-rs-bench --bench nuts_compare [-- REPS]`
+//! `cargo bench -p bridge --features nuts-rs-bench --bench nuts_compare [-- REPS [FIRST_SEED]]`
 
 #![allow(clippy::print_stdout)]
 
-use std::cell::Cell;
-use std::collections::HashMap;
+#[path = "nuts_compare/baseline.rs"]
+mod baseline;
+
 use std::error::Error;
 use std::hint::black_box;
-use std::rc::Rc;
 use std::time::Instant;
 
+use baseline::{nuts_rs_chain, nuts_rs_sequential};
 use bridge::ModelDensity;
 use mcmc::diagnostics::{ess_bulk, ess_tail};
-use mcmc::{LogDensity, LogpError, Settings};
-use nuts_rs::Settings as _;
-use nuts_rs::rand::rngs::ChaCha8Rng;
-use nuts_rs::rand::{RngExt, SeedableRng};
-use nuts_rs::{Chain as _, CpuLogpFunc, CpuMath, CpuMathError, DiagNutsSettings, HasDims};
+use mcmc::{LogDensity, Settings};
 use ppl::cookies::{self, Cookies};
 use ppl::{Model, ModelFn};
 
@@ -48,7 +47,8 @@ const NUM_WARMUP: usize = 1000;
 const NUM_DRAWS: usize = 2000;
 const TARGET_ACCEPT: f64 = 0.9;
 const MAX_TREE_DEPTH: u32 = 10;
-/// Seed of the first repetition; repetition `r` uses `FIRST_SEED + r`.
+/// Default seed of the first repetition (the second bench argument overrides it);
+/// repetition `r` uses `first seed + r`.
 const FIRST_SEED: u64 = 20_241_125;
 /// Default repetitions (one seed each); the first bench argument overrides it.
 const DEFAULT_REPS: usize = 5;
@@ -79,8 +79,24 @@ struct Run {
     draws: Vec<Vec<f64>>,
 }
 
-fn our_settings(seed: u64) -> Settings {
+/// Which of our warm-ups a run uses.
+#[derive(Clone, Copy)]
+enum Ours {
+    /// Stan's windowed warm-up, fixed step size (`Settings::default()`).
+    Stan,
+    /// `Warmup::GradDiag` (nuts-rs' schedule and draw + gradient metric) with nuts-rs'
+    /// default step-size jitter of 0.1.
+    GradDiag,
+}
+
+fn our_settings(seed: u64, ours: Ours) -> Settings {
+    let (warmup, step_size_jitter) = match ours {
+        Ours::Stan => (mcmc::Warmup::Stan, 0.0),
+        Ours::GradDiag => (mcmc::Warmup::GradDiag(mcmc::GradDiag::default()), 0.1),
+    };
     Settings {
+        warmup,
+        step_size_jitter,
         num_warmup: NUM_WARMUP,
         num_draws: NUM_DRAWS,
         num_chains: NUM_CHAINS,
@@ -142,8 +158,8 @@ fn our_run(chains: &[mcmc::Chain], (seconds, cpu_seconds): (f64, Option<f64>)) -
 
 /// Ours, chains one after the other on this thread (`sample_chain` gives chain `c` of
 /// `sample`).
-fn ours_sequential(data: &Cookies, seed: u64) -> BoxResult<Run> {
-    let settings = our_settings(seed);
+fn ours_sequential(data: &Cookies, seed: u64, ours: Ours) -> BoxResult<Run> {
+    let settings = our_settings(seed, ours);
     let watch = Stopwatch::start();
     let mut chains = Vec::with_capacity(NUM_CHAINS);
     for c in 0..NUM_CHAINS {
@@ -154,8 +170,8 @@ fn ours_sequential(data: &Cookies, seed: u64) -> BoxResult<Run> {
 }
 
 /// Ours, chains in parallel on rayon's global pool.
-fn ours_parallel(data: &Cookies, seed: u64) -> BoxResult<Run> {
-    let settings = our_settings(seed);
+fn ours_parallel(data: &Cookies, seed: u64, ours: Ours) -> BoxResult<Run> {
+    let settings = our_settings(seed, ours);
     let start = Instant::now();
     let chains = mcmc::sample(
         |_| density(data).expect("the model traces"),
@@ -166,178 +182,25 @@ fn ours_parallel(data: &Cookies, seed: u64) -> BoxResult<Run> {
     Ok(our_run(&chains, (start.elapsed().as_secs_f64(), None)))
 }
 
-/// A recoverable or fatal density error, as nuts-rs wants it.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-struct NutsRsError(LogpError);
-
-impl nuts_rs::LogpError for NutsRsError {
-    fn is_recoverable(&self) -> bool {
-        self.0.is_recoverable()
-    }
-}
-
-/// Any [`LogDensity`] as a nuts-rs log density, counting its gradient evaluations.
-struct Counted<D> {
-    density: D,
-    dim: usize,
-    calls: Rc<Cell<u64>>,
-}
-
-impl<D> HasDims for Counted<D> {
-    fn dim_sizes(&self) -> HashMap<String, u64> {
-        HashMap::from([("unconstrained_parameter".to_string(), self.dim as u64)])
-    }
-}
-
-impl<D: LogDensity> CpuLogpFunc for Counted<D> {
-    type LogpError = NutsRsError;
-    type FlowParameters = ();
-    type ExpandedVector = ();
-
-    fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn logp(&mut self, position: &[f64], gradient: &mut [f64]) -> Result<f64, NutsRsError> {
-        self.calls.set(self.calls.get() + 1);
-        self.density
-            .logp_grad(position, gradient)
-            .map_err(NutsRsError)
-    }
-
-    fn expand_vector<R>(&mut self, _rng: &mut R, _array: &[f64]) -> Result<(), CpuMathError>
-    where
-        R: nuts_rs::rand::Rng + ?Sized,
-    {
-        Ok(())
-    }
-}
-
-fn nuts_rs_settings(seed: u64) -> DiagNutsSettings {
-    let mut settings = DiagNutsSettings {
-        num_tune: NUM_WARMUP as u64,
-        num_draws: NUM_DRAWS as u64,
-        num_chains: NUM_CHAINS,
-        seed,
-        maxdepth: u64::from(MAX_TREE_DEPTH),
-        ..Default::default()
-    };
-    settings.adapt_options.step_size_settings.target_accept = TARGET_ACCEPT;
-    settings
-}
-
-/// One nuts-rs chain's output.
-#[derive(Default)]
-struct NutsRsChain {
-    /// Unconstrained draws after warm-up, row-major.
-    rows: Vec<f64>,
-    grad_evals: u64,
-    warmup_grad_evals: u64,
-    divergences: usize,
-    /// Mean step size after warm-up (nuts-rs jitters it per draw).
-    step_size: f64,
-    /// Mean acceptance statistic after warm-up (only with `inspect`).
-    accept_stat: Option<f64>,
-    /// Diagonal inverse mass matrix after warm-up (only with `inspect`).
-    inv_metric: Option<Vec<f64>>,
-}
-
-/// Chain `c` of nuts-rs, seeded as nuts-rs' own `Sampler` seeds it (stream `c + 1` of the
-/// seed), started uniform on (−2, 2). Timed runs use the lean `Chain::draw` (no trace
-/// storage); `inspect` uses `expanded_draw` for the acceptance statistics and the mass
-/// matrix.
-fn nuts_rs_chain(data: &Cookies, seed: u64, c: usize, inspect: bool) -> BoxResult<NutsRsChain> {
-    let mut settings = nuts_rs_settings(seed);
-    settings.adapt_options.mass_matrix_options.store_mass_matrix = inspect;
-    let target = density(data)?;
-    let dim = target.dim();
-    let calls = Rc::new(Cell::new(0));
-    let math = CpuMath::new(Counted {
-        density: target,
-        dim,
-        calls: Rc::clone(&calls),
-    });
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(c as u64 + 1);
-    let mut chain = settings.new_chain(c as u64, math, &mut rng)?;
-    let mut init = vec![0.0; dim];
-    let mut started = false;
-    for _ in 0..INIT_TRIES {
-        init.iter_mut()
-            .for_each(|x| *x = rng.random_range(-2.0..2.0));
-        if chain.set_position(&init).is_ok() {
-            started = true;
-            break;
-        }
-    }
-    if !started {
-        return Err(format!("nuts-rs chain {c}: no finite initial point").into());
-    }
-    let mut out = NutsRsChain::default();
-    out.rows.reserve(NUM_DRAWS * dim);
-    let mut accept = 0.0;
-    for i in 0..NUM_WARMUP + NUM_DRAWS {
-        if i == NUM_WARMUP {
-            out.warmup_grad_evals = calls.get();
-        }
-        let (draw, progress) = if inspect {
-            let (draw, _, stats, progress) = chain.expanded_draw()?;
-            if let Some(stds) = stats.hamiltonian.transformation.mass_matrix_inv {
-                // nuts-rs stores the standard deviations: square them.
-                out.inv_metric = Some(stds.iter().map(|s| s * s).collect());
-            }
-            if i >= NUM_WARMUP {
-                accept += stats.adapt.step_size.mean_tree_accept;
-            }
-            (draw, progress)
-        } else {
-            chain.draw()?
-        };
-        if i >= NUM_WARMUP {
-            out.rows.extend_from_slice(&draw);
-            out.divergences += usize::from(progress.diverging);
-            out.step_size += progress.step_size / NUM_DRAWS as f64;
-        }
-    }
-    out.grad_evals = calls.get();
-    out.accept_stat = inspect.then_some(accept / NUM_DRAWS as f64);
-    Ok(out)
-}
-
-/// nuts-rs, chains one after the other on this thread.
-fn nuts_rs_sequential(data: &Cookies, seed: u64) -> BoxResult<Run> {
-    let watch = Stopwatch::start();
-    let mut run = Run::default();
-    for c in 0..NUM_CHAINS {
-        let chain = nuts_rs_chain(data, seed, c, false)?;
-        run.grad_evals += chain.grad_evals;
-        run.sampling_grad_evals += chain.grad_evals - chain.warmup_grad_evals;
-        run.divergences += chain.divergences;
-        run.step_size += chain.step_size / NUM_CHAINS as f64;
-        run.draws.push(chain.rows);
-    }
-    (run.seconds, run.cpu_seconds) = watch.stop();
-    Ok(run)
-}
-
 /// What each sampler's warm-up ended with, chain by chain (untimed): step size,
 /// acceptance statistic and sampling cost after warm-up, and the diagonal inverse metric
 /// relative to the posterior variances of the unconstrained draws (pooled over both
 /// samplers' chains), the value an ideal diagonal metric would have.
 fn inspect_adaptation(data: &Cookies, seed: u64) -> BoxResult<()> {
-    let settings = our_settings(seed);
-    let mut ours = Vec::with_capacity(NUM_CHAINS);
+    let mut ours = Vec::with_capacity(2 * NUM_CHAINS);
     let mut theirs = Vec::with_capacity(NUM_CHAINS);
     for c in 0..NUM_CHAINS {
-        let mut target = density(data)?;
-        ours.push(mcmc::sample_chain(&mut target, c, &settings, None)?);
+        for (label, kind) in [("Stan    ", Ours::Stan), ("GradDiag", Ours::GradDiag)] {
+            let mut target = density(data)?;
+            let settings = our_settings(seed, kind);
+            ours.push((label, mcmc::sample_chain(&mut target, c, &settings, None)?));
+        }
         theirs.push(nuts_rs_chain(data, seed, c, true)?);
     }
-    let dim = ours[0].dim;
+    let dim = ours[0].1.dim;
     let rows: Vec<&[f64]> = ours
         .iter()
-        .flat_map(|c| c.draws.chunks_exact(dim))
+        .flat_map(|(_, c)| c.draws.chunks_exact(dim))
         .chain(theirs.iter().flat_map(|c| c.rows.chunks_exact(dim)))
         .collect();
     let n = rows.len() as f64;
@@ -360,14 +223,15 @@ fn inspect_adaptation(data: &Cookies, seed: u64) -> BoxResult<()> {
     println!(
         "\nadaptation, seed {seed}: inverse metric / posterior variance per unconstrained coordinate"
     );
-    for (c, chain) in ours.iter().enumerate() {
+    for (label, chain) in &ours {
         let grads: u64 = chain.stats.iter().map(|s| u64::from(s.n_leapfrog)).sum();
         let metric = match &chain.inv_metric {
             mcmc::InverseMetric::Diagonal(d) => Some(d.as_slice()),
             _ => None,
         };
         println!(
-            "  ours    chain {c}: step {:.3}, accept {:.3}, grads/draw {:.2}, metric [{}]",
+            "  ours {label} chain {}: step {:.3}, accept {:.3}, grads/draw {:.2}, metric [{}]",
+            chain.chain,
             chain.step_size,
             chain.mean_accept_stat(),
             grads as f64 / NUM_DRAWS as f64,
@@ -377,7 +241,7 @@ fn inspect_adaptation(data: &Cookies, seed: u64) -> BoxResult<()> {
     for (c, chain) in theirs.iter().enumerate() {
         let grads = chain.grad_evals - chain.warmup_grad_evals;
         println!(
-            "  nuts-rs chain {c}: step {:.3}, accept {:.3}, grads/draw {:.2}, metric [{}]",
+            "  nuts-rs      chain {c}: step {:.3}, accept {:.3}, grads/draw {:.2}, metric [{}]",
             chain.step_size,
             chain.accept_stat.unwrap_or(f64::NAN),
             grads as f64 / NUM_DRAWS as f64,
@@ -522,18 +386,24 @@ fn fmt(x: f64) -> String {
 /// The samplers, in table order: label and how to run them.
 type Sampler = (&'static str, fn(&Cookies, u64) -> BoxResult<Run>);
 
-const SAMPLERS: [Sampler; 3] = [
-    ("mcmc (ours), seq", ours_sequential),
+const SAMPLERS: [Sampler; 4] = [
+    ("mcmc Stan, seq", |d, s| ours_sequential(d, s, Ours::Stan)),
+    ("mcmc GradDiag, seq", |d, s| {
+        ours_sequential(d, s, Ours::GradDiag)
+    }),
     ("nuts-rs 0.19, seq", nuts_rs_sequential),
-    ("mcmc (ours), par", ours_parallel),
+    ("mcmc GradDiag, par", |d, s| {
+        ours_parallel(d, s, Ours::GradDiag)
+    }),
 ];
 
 fn main() -> BoxResult<()> {
-    let reps = std::env::args()
+    let numbers: Vec<u64> = std::env::args()
         .skip(1)
-        .find_map(|a| a.parse::<usize>().ok())
-        .unwrap_or(DEFAULT_REPS)
-        .max(1);
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let reps = numbers.first().map_or(DEFAULT_REPS, |&r| r as usize).max(1);
+    let first_seed = numbers.get(1).copied().unwrap_or(FIRST_SEED);
     let data = Cookies::load()?;
     let probe = density(&data)?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -544,10 +414,10 @@ fn main() -> BoxResult<()> {
         probe.dim()
     );
     // Untimed: what the two warm-ups ended with; also warms the caches for both.
-    inspect_adaptation(&data, FIRST_SEED)?;
+    inspect_adaptation(&data, first_seed)?;
     let mut results: Vec<Vec<Figures>> = SAMPLERS.iter().map(|_| Vec::new()).collect();
     for rep in 0..reps {
-        let seed = FIRST_SEED + rep as u64;
+        let seed = first_seed + rep as u64;
         let runs = SAMPLERS
             .iter()
             .map(|(_, run)| run(&data, seed))
@@ -584,13 +454,15 @@ fn main() -> BoxResult<()> {
         let cells: Vec<String> = m.means.iter().map(|x| format!("{x:.3}")).collect();
         println!("| {name} | {} |", cells.join(" | "));
     }
-    let (ours, theirs) = (&med[0].values, &med[1].values);
-    println!(
-        "\nours / nuts-rs (seq): bulk ESS per grad {:.2}×, tail ESS per grad {:.2}×, \
-         time per grad {:.2}× (goal: ESS per grad ≥ 1, time per grad ≤ 1.2)",
-        ours[8] / theirs[8],
-        ours[9] / theirs[9],
-        ours[4] / theirs[4]
-    );
+    let theirs = &med[2].values;
+    for (label, ours) in [("Stan", &med[0].values), ("GradDiag", &med[1].values)] {
+        println!(
+            "\nours ({label}) / nuts-rs (seq): bulk ESS per grad {:.2}×, tail ESS per grad \
+             {:.2}×, time per grad {:.2}× (goal: ESS per grad ≥ 1, time per grad ≤ 1.2)",
+            ours[8] / theirs[8],
+            ours[9] / theirs[9],
+            ours[4] / theirs[4]
+        );
+    }
     Ok(())
 }

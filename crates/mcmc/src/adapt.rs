@@ -14,6 +14,10 @@ pub(crate) struct DualAveraging {
     gamma: f64,
     kappa: f64,
     t0: f64,
+    /// Upper bound on log ε (nuts-rs caps ε at π; Stan does not cap it).
+    max_log_step: f64,
+    /// The last, unaveraged log ε.
+    x: f64,
 }
 
 impl DualAveraging {
@@ -28,7 +32,29 @@ impl DualAveraging {
             gamma: settings.gamma,
             kappa: settings.kappa,
             t0: settings.t0,
+            max_log_step: f64::INFINITY,
+            x: mu - 10f64.ln(),
         }
+    }
+
+    /// Caps every step size at `max` (nuts-rs' `max_step_size`, π).
+    pub(crate) fn with_max_step_size(mut self, max: f64) -> Self {
+        self.max_log_step = max.ln();
+        self
+    }
+
+    /// Moves the current and the averaged step size to `eps` and the shrinkage target to
+    /// 10ε, keeping the running statistics and the iteration count (nuts-rs'
+    /// `DualAverage::set_initial_step_size`).
+    pub(crate) fn set_initial(&mut self, eps: f64) {
+        self.x = eps.ln();
+        self.x_bar = self.x;
+        self.mu = (10.0 * eps).ln();
+    }
+
+    /// The current, unaveraged step size.
+    pub(crate) fn step_size(&self) -> f64 {
+        self.x.exp()
     }
 
     /// Starts over with a new shrinkage target (at each metric update).
@@ -45,9 +71,10 @@ impl DualAveraging {
         let a = accept_stat.min(1.0);
         let eta = 1.0 / (self.counter + self.t0);
         self.s_bar = (1.0 - eta) * self.s_bar + eta * (self.delta - a);
-        let x = self.mu - self.s_bar * self.counter.sqrt() / self.gamma;
+        let x = (self.mu - self.s_bar * self.counter.sqrt() / self.gamma).min(self.max_log_step);
         let x_eta = self.counter.powf(-self.kappa);
         self.x_bar = (1.0 - x_eta) * self.x_bar + x_eta * x;
+        self.x = x;
         x.exp()
     }
 
@@ -191,5 +218,21 @@ mod tests {
             eps = da.learn(0.0);
         }
         assert!(eps < 1.0 && da.final_step_size() < 1.0);
+    }
+
+    #[test]
+    fn step_size_cap_and_reset_keep_the_statistics() {
+        let mut da = DualAveraging::new(&Adaptation::default(), 0.8, 0.0).with_max_step_size(2.0);
+        for _ in 0..200 {
+            da.learn(1.0);
+        }
+        assert_eq!(da.step_size(), 2.0);
+        assert!(da.final_step_size() <= 2.0);
+        // A new starting step size moves ε and x̄ but not the running mean of the error:
+        // the next always-accepting iteration still pushes ε towards the cap.
+        da.set_initial(0.1);
+        assert!((da.step_size() - 0.1).abs() < 1e-15);
+        assert!((da.final_step_size() - 0.1).abs() < 1e-15);
+        assert!(da.learn(1.0) > 1.0);
     }
 }

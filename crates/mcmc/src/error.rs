@@ -35,6 +35,21 @@ pub enum McmcError {
         /// The value given.
         value: f64,
     },
+    /// A setting of [`GradDiag`](crate::GradDiag) is out of its documented range.
+    #[error("warm-up setting `{name}` is out of range, got {value}")]
+    Warmup {
+        /// The field of [`GradDiag`](crate::GradDiag).
+        name: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// [`Warmup::GradDiag`](crate::Warmup::GradDiag) with a metric other than
+    /// [`Metric::Diagonal`](crate::Metric::Diagonal).
+    #[error("the GradDiag warm-up adapts a diagonal metric only")]
+    GradDiagNeedsDiagonal,
+    /// `step_size_jitter` is not inside [0, 1).
+    #[error("step_size_jitter must be inside [0, 1), got {0}")]
+    StepSizeJitter(f64),
     /// `Init::Uniform` with a radius that is not positive and finite.
     #[error("init radius must be positive and finite, got {0}")]
     InitRadius(f64),

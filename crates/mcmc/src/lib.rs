@@ -5,6 +5,8 @@
 //! Stan's: NUTS with multinomial sampling and the generalized U-turn criterion (or static
 //! HMC), windowed warm-up adapting the step size by dual averaging and a diagonal or dense
 //! metric, several chains in parallel with results independent of the thread count.
+//! [`Warmup::GradDiag`] offers nuts-rs' warm-up instead: a diagonal metric from the
+//! variances of the draws and of their gradients.
 //! [`io`] writes the draws as cmdstan CSV files and a JSON summary of the run.
 //!
 //! ```
@@ -40,6 +42,7 @@ mod chain;
 mod density;
 pub mod diagnostics;
 mod error;
+mod grad_adapt;
 mod hamiltonian;
 pub mod io;
 mod linalg;
@@ -55,4 +58,6 @@ pub use density::{LogDensity, LogpError};
 pub use error::McmcError;
 pub use metric::InverseMetric;
 pub use run::{sample, sample_chain};
-pub use settings::{Adaptation, Algorithm, Init, MAX_INIT_TRIES, Metric, Settings};
+pub use settings::{
+    Adaptation, Algorithm, GradDiag, Init, MAX_INIT_TRIES, Metric, Settings, Warmup,
+};

@@ -14,6 +14,10 @@ use crate::{LogDensity, LogpError};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Transition {
     pub(crate) accept_stat: f64,
+    /// Mean over the trajectory of the symmetric acceptance statistic 2 / (1 + e^|ΔH|),
+    /// which, unlike min(1, e^−ΔH), also counts energy gains as integration error
+    /// (nuts-rs' `mean_tree_accept_sym`, used in its late step-size adaptation).
+    pub(crate) accept_stat_sym: f64,
     pub(crate) tree_depth: u32,
     pub(crate) n_leapfrog: u32,
     pub(crate) divergent: bool,
@@ -94,6 +98,7 @@ struct Tree<'h, 'd, D: ?Sized, R> {
     max_energy_error: f64,
     n_leapfrog: u32,
     sum_metro_prob: f64,
+    sum_sym_prob: f64,
     divergent: bool,
 }
 
@@ -106,6 +111,12 @@ fn no_u_turn(v_minus: &[f64], v_plus: &[f64], rho: &[f64]) -> bool {
 fn no_u_turn_sum(v_minus: &[f64], v_plus: &[f64], a: &[f64], b: &[f64]) -> bool {
     let (plus, minus) = dot_sum2(v_plus, v_minus, a, b);
     plus > 0.0 && minus > 0.0
+}
+
+/// The symmetric acceptance statistic 2 min(1, eᵈ) / (1 + eᵈ) = 2 / (1 + e^|d|) of an
+/// energy change d = H0 − H (0 when d is infinite).
+pub(crate) fn sym_accept(d: f64) -> f64 {
+    2.0 / (1.0 + d.abs().exp())
 }
 
 /// log(eᵃ + eᵇ).
@@ -186,6 +197,7 @@ impl Nuts {
             max_energy_error: self.max_energy_error,
             n_leapfrog: 0,
             sum_metro_prob: 0.0,
+            sum_sym_prob: 0.0,
             divergent: false,
         };
         // Log of the summed weights exp(H0 − H) over the trajectory so far.
@@ -265,6 +277,7 @@ impl Nuts {
         }
         let transition = Transition {
             accept_stat: tree.sum_metro_prob / f64::from(tree.n_leapfrog),
+            accept_stat_sym: tree.sum_sym_prob / f64::from(tree.n_leapfrog),
             tree_depth: depth,
             n_leapfrog: tree.n_leapfrog,
             divergent: tree.divergent,
@@ -300,6 +313,7 @@ fn build_tree<D: LogDensity + ?Sized, R: Rng>(
         } else {
             (tree.h0 - h).exp()
         };
+        tree.sum_sym_prob += sym_accept(tree.h0 - h);
         if tree.divergent {
             return Ok(false);
         }

@@ -7,6 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::adapt::{DualAveraging, Windows};
+use crate::grad_adapt::{GradDiagAdapt, initial_inverse_metric};
 use crate::hamiltonian::{Hamiltonian, Point, State};
 use crate::metric::EuclideanMetric;
 use crate::nuts::{Nuts, Transition};
@@ -14,7 +15,7 @@ use crate::static_hmc::StaticHmc;
 use crate::welford::Welford;
 use crate::{
     Algorithm, Chain, DrawStats, Init, LogDensity, LogpError, MAX_INIT_TRIES, McmcError, Metric,
-    Progress, ProgressUpdate, Settings,
+    Progress, ProgressUpdate, Settings, Warmup,
 };
 
 /// Runs `settings.num_chains` chains in parallel (rayon) and returns them in chain order.
@@ -112,9 +113,13 @@ pub fn sample_chain<D: LogDensity + ?Sized>(
         }
     };
 
-    // Warm-up: Stan's windowed adaptation.
+    // Warm-up: Stan's windowed adaptation or nuts-rs' gradient-based one.
     let a = &settings.adaptation;
     let mut scratch = Point::new(dim);
+    if matches!(settings.warmup, Warmup::GradDiag(_)) && settings.num_warmup > 0 {
+        ham.metric = EuclideanMetric::diagonal(initial_inverse_metric(&state.grad))
+            .ok_or(McmcError::MetricOverflow { chain })?;
+    }
     let mut eps = init_stepsize(
         &mut ham,
         &state,
@@ -123,37 +128,79 @@ pub fn sample_chain<D: LogDensity + ?Sized>(
         &mut rng,
         chain,
     )?;
-    let mut dual = DualAveraging::new(a, settings.target_accept, (10.0 * a.initial_step_size).ln());
-    let mut windows = Windows::new(settings.num_warmup, a);
-    let mut welford = Welford::new(dim, settings.metric == Metric::Dense);
+    let mut adapter = match &settings.warmup {
+        Warmup::GradDiag(schedule) => Adapter::GradDiag(Box::new(GradDiagAdapt::new(
+            &state.q,
+            &state.grad,
+            eps,
+            settings.num_warmup,
+            settings.target_accept,
+            schedule,
+            a,
+        ))),
+        _ => Adapter::Stan(Box::new(StanAdapt {
+            dual: DualAveraging::new(a, settings.target_accept, (10.0 * a.initial_step_size).ln()),
+            windows: Windows::new(settings.num_warmup, a),
+            welford: Welford::new(dim, settings.metric == Metric::Dense),
+        })),
+    };
+    let jitter = settings.step_size_jitter;
+    let mut start_q = vec![0.0; dim];
     let mut warmup_draws = Vec::new();
     let mut warmup_stats = Vec::new();
     let mut warmup_divergences = 0;
     for i in 0..settings.num_warmup {
+        start_q.copy_from_slice(&state.q);
+        let eps_i = jittered(eps, jitter, &mut rng);
         let t = kernel
-            .transition(&mut ham, &mut state, eps, &mut rng)
+            .transition(&mut ham, &mut state, eps_i, &mut rng)
             .map_err(fatal)?;
         warmup_divergences += usize::from(t.divergent);
         if settings.save_warmup {
             warmup_draws.extend_from_slice(&state.q);
-            warmup_stats.push(stats(&t, &state, eps));
+            warmup_stats.push(stats(&t, &state, eps_i));
         }
-        eps = dual.learn(t.accept_stat);
-        let step = windows.step();
-        if step.collect {
-            welford.add(&state.q);
-        }
-        if step.end {
-            ham.metric = regularized_metric(&welford, settings.metric, dim)
-                .ok_or(McmcError::MetricOverflow { chain })?;
-            welford.restart();
-            eps = init_stepsize(&mut ham, &state, &mut scratch, eps, &mut rng, chain)?;
-            dual.restart((10.0 * eps).ln());
+        match &mut adapter {
+            Adapter::Stan(stan) => {
+                let StanAdapt {
+                    dual,
+                    windows,
+                    welford,
+                } = &mut **stan;
+                eps = dual.learn(t.accept_stat);
+                let step = windows.step();
+                if step.collect {
+                    welford.add(&state.q);
+                }
+                if step.end {
+                    ham.metric = regularized_metric(welford, settings.metric, dim)
+                        .ok_or(McmcError::MetricOverflow { chain })?;
+                    welford.restart();
+                    eps = init_stepsize(&mut ham, &state, &mut scratch, eps, &mut rng, chain)?;
+                    dual.restart((10.0 * eps).ln());
+                }
+            }
+            Adapter::GradDiag(g) => {
+                let moved = start_q != state.q;
+                let step = g.step(i, &t, &state.q, &state.grad, moved);
+                eps = step.step_size;
+                if step.metric_changed {
+                    ham.metric = EuclideanMetric::diagonal(g.inverse_metric().to_vec())
+                        .ok_or(McmcError::MetricOverflow { chain })?;
+                }
+                if step.reinit_step_size {
+                    eps = init_stepsize(&mut ham, &state, &mut scratch, eps, &mut rng, chain)?;
+                    g.set_step_size(eps);
+                }
+            }
         }
         report(i + 1, 0, warmup_divergences);
     }
     if settings.num_warmup > 0 {
-        eps = dual.final_step_size();
+        eps = match &adapter {
+            Adapter::Stan(stan) => stan.dual.final_step_size(),
+            Adapter::GradDiag(g) => g.final_step_size(),
+        };
     }
     let warmup_seconds = start.elapsed().as_secs_f64();
 
@@ -163,12 +210,13 @@ pub fn sample_chain<D: LogDensity + ?Sized>(
     let mut draw_stats = Vec::with_capacity(settings.num_draws);
     let mut divergences = 0;
     for i in 0..settings.num_draws {
+        let eps_i = jittered(eps, jitter, &mut rng);
         let t = kernel
-            .transition(&mut ham, &mut state, eps, &mut rng)
+            .transition(&mut ham, &mut state, eps_i, &mut rng)
             .map_err(fatal)?;
         divergences += usize::from(t.divergent);
         draws.extend_from_slice(&state.q);
-        draw_stats.push(stats(&t, &state, eps));
+        draw_stats.push(stats(&t, &state, eps_i));
         report(settings.num_warmup + i + 1, divergences, warmup_divergences);
     }
     Ok(Chain {
@@ -185,6 +233,30 @@ pub fn sample_chain<D: LogDensity + ?Sized>(
         warmup_seconds,
         sampling_seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The warm-up of a chain: Stan's dual averaging, windows and (co)variance estimate, or
+/// nuts-rs' gradient-based adaptation.
+/// (Both boxed: they are created once per chain and differ in size.)
+enum Adapter {
+    Stan(Box<StanAdapt>),
+    GradDiag(Box<GradDiagAdapt>),
+}
+
+/// Stan's warm-up state.
+struct StanAdapt {
+    dual: DualAveraging,
+    windows: Windows,
+    welford: Welford,
+}
+
+/// `eps` times a uniform factor on (1 − j, 1 + j); `eps` itself, drawing nothing, when j = 0.
+fn jittered(eps: f64, j: f64, rng: &mut ChaCha8Rng) -> f64 {
+    if j > 0.0 {
+        eps * rng.random_range(1.0 - j..1.0 + j)
+    } else {
+        eps
+    }
 }
 
 /// The transition kernel of a chain.

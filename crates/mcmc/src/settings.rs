@@ -38,8 +38,16 @@ pub struct Settings {
     pub metric: Metric,
     /// Where chains start.
     pub init: Init,
-    /// Warm-up windows and dual-averaging constants.
+    /// How warm-up adapts the metric and the step size: Stan's windows (the default) or
+    /// nuts-rs' gradient-based diagonal adaptation.
+    pub warmup: Warmup,
+    /// Warm-up windows of [`Warmup::Stan`] and the dual-averaging constants of both
+    /// warm-ups.
     pub adaptation: Adaptation,
+    /// Each transition uses the step size times a uniform factor on (1 − j, 1 + j) (Neal
+    /// 2011 §5.4.2.2; nuts-rs' default `jitter` is 0.1), in warm-up and sampling alike.
+    /// Inside [0, 1); 0 (Stan) keeps the step size fixed and draws no random number for it.
+    pub step_size_jitter: f64,
     /// Keep the warm-up draws and statistics in [`Chain`](crate::Chain) too.
     pub save_warmup: bool,
 }
@@ -49,8 +57,8 @@ impl Default for Settings {
     /// parameter tuning"): 1000 warm-up iterations and 1000 draws per chain, 4 chains,
     /// NUTS with maximum tree depth 10 and divergence threshold 1000 on the energy error,
     /// dual averaging towards an acceptance statistic of 0.8 (Hoffman & Gelman 2014 §3.2),
-    /// a diagonal metric, initial points uniform on (−2, 2). Seed 0, so that a default run
-    /// is reproducible.
+    /// a diagonal metric, Stan's windowed warm-up, no step-size jitter, initial points
+    /// uniform on (−2, 2). Seed 0, so that a default run is reproducible.
     fn default() -> Self {
         Self {
             num_warmup: 1000,
@@ -63,7 +71,9 @@ impl Default for Settings {
             target_accept: 0.8,
             metric: Metric::Diagonal,
             init: Init::default(),
+            warmup: Warmup::Stan,
             adaptation: Adaptation::default(),
+            step_size_jitter: 0.0,
             save_warmup: false,
         }
     }
@@ -115,6 +125,67 @@ impl Default for Init {
     /// Uniform on (−2, 2), as Stan.
     fn default() -> Self {
         Init::Uniform { radius: 2.0 }
+    }
+}
+
+/// How warm-up adapts the metric and the step size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[non_exhaustive]
+pub enum Warmup {
+    /// Stan's windowed adaptation (Stan Reference Manual, "Automatic parameter tuning"):
+    /// fast / doubling slow / fast windows of [`Adaptation`], the metric from the slow
+    /// windows' draws alone, dual averaging restarted at every metric update and the
+    /// averaged step size after warm-up.
+    #[default]
+    Stan,
+    /// nuts-rs' warm-up (pymc-devs/nuts-rs 0.19, `adapt_strategy.rs` and
+    /// `transform/adapt/diagonal.rs`) for a diagonal metric: M⁻¹ᵢᵢ = sqrt(Var xᵢ / Var ∂ᵢ log p)
+    /// over the draws and their gradients, which is the variance for a Gaussian and fits the
+    /// local curvature better elsewhere (Seyboldt, nutpie); updated after every draw from
+    /// overlapping windows; one dual averaging over the whole warm-up that ends on the
+    /// symmetric acceptance statistic. Needs [`Metric::Diagonal`].
+    GradDiag(GradDiag),
+}
+
+/// The schedule of [`Warmup::GradDiag`], nuts-rs' `EuclideanAdaptOptions` defaults.
+///
+/// The metric starts at M⁻¹ᵢᵢ = 1 / |∂ᵢ log p| of the initial point. Every draw that
+/// moved goes into a foreground and a background estimate; the metric follows the
+/// foreground one after every draw. When the background estimate holds a window's worth of
+/// draws it becomes the foreground and a new background starts. Windows are
+/// `early_window_size` draws during the first `early_fraction` of warm-up, then start at
+/// `window_size` and grow by `window_growth`; no window starts that would run into the last
+/// `step_size_fraction` of warm-up, where only the step size adapts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradDiag {
+    /// Fraction of warm-up with short windows, inside [0, 1) (nuts-rs: 0.3).
+    pub early_fraction: f64,
+    /// Fraction of warm-up at the end that adapts only the step size, inside [0, 1]
+    /// (nuts-rs: 0.15).
+    pub step_size_fraction: f64,
+    /// Window length in the early phase, at least 1 (nuts-rs: 10).
+    pub early_window_size: usize,
+    /// First window length after the early phase, at least 1 (nuts-rs: 80).
+    pub window_size: usize,
+    /// Growth factor of the later windows, finite and at least 1 (nuts-rs: 1.5).
+    pub window_growth: f64,
+    /// Largest step size (nuts-rs: π).
+    pub max_step_size: f64,
+}
+
+impl Default for GradDiag {
+    /// nuts-rs 0.19's defaults: windows and fractions from `EuclideanAdaptOptions::default`
+    /// (`src/adapt_strategy.rs`), the largest step size from `DualAverageOptions::default`
+    /// (`src/stepsize/dual_avg.rs`).
+    fn default() -> Self {
+        Self {
+            early_fraction: 0.3,
+            step_size_fraction: 0.15,
+            early_window_size: 10,
+            window_size: 80,
+            window_growth: 1.5,
+            max_step_size: std::f64::consts::PI,
+        }
     }
 }
 
@@ -181,6 +252,33 @@ impl Settings {
         ] {
             if !(value.is_finite() && value > 0.0) {
                 return Err(McmcError::Adaptation { name, value });
+            }
+        }
+        if !(0.0..1.0).contains(&self.step_size_jitter) {
+            return Err(McmcError::StepSizeJitter(self.step_size_jitter));
+        }
+        if let Warmup::GradDiag(g) = &self.warmup {
+            if self.metric != Metric::Diagonal {
+                return Err(McmcError::GradDiagNeedsDiagonal);
+            }
+            let bad = |name: &'static str, value: f64| Err(McmcError::Warmup { name, value });
+            if !(0.0..1.0).contains(&g.early_fraction) {
+                return bad("early_fraction", g.early_fraction);
+            }
+            if !(0.0..=1.0).contains(&g.step_size_fraction) {
+                return bad("step_size_fraction", g.step_size_fraction);
+            }
+            if g.early_window_size == 0 {
+                return bad("early_window_size", 0.0);
+            }
+            if g.window_size == 0 {
+                return bad("window_size", 0.0);
+            }
+            if !(g.window_growth.is_finite() && g.window_growth >= 1.0) {
+                return bad("window_growth", g.window_growth);
+            }
+            if !(g.max_step_size.is_finite() && g.max_step_size > 0.0) {
+                return bad("max_step_size", g.max_step_size);
             }
         }
         match &self.init {

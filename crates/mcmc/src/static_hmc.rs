@@ -5,7 +5,7 @@
 use rand::{Rng, RngExt};
 
 use crate::hamiltonian::{Hamiltonian, Point, State};
-use crate::nuts::Transition;
+use crate::nuts::{Transition, sym_accept};
 use crate::{LogDensity, LogpError};
 
 /// Static HMC with its buffer, allocated once per chain.
@@ -62,6 +62,7 @@ impl StaticHmc {
         }
         Ok(Transition {
             accept_stat: if divergent { 0.0 } else { accept.min(1.0) },
+            accept_stat_sym: if divergent { 0.0 } else { sym_accept(h0 - h) },
             tree_depth: 0,
             n_leapfrog: steps,
             divergent,

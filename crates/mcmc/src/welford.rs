@@ -66,6 +66,11 @@ impl Welford {
         }
     }
 
+    /// Sums of squared deviations from the mean (diagonal, or row-major d × d).
+    pub(crate) fn m2(&self) -> &[f64] {
+        &self.m2
+    }
+
     /// Sample (co)variance m2 / (n − 1) (zero for fewer than two draws).
     pub(crate) fn estimate(&self) -> Vec<f64> {
         if self.n < 2 {

@@ -4,7 +4,8 @@ mod common;
 
 use common::Normal;
 use mcmc::{
-    Adaptation, Algorithm, Init, LogDensity, LogpError, McmcError, Settings, sample, sample_chain,
+    Adaptation, Algorithm, GradDiag, Init, LogDensity, LogpError, McmcError, Metric, Settings,
+    Warmup, sample, sample_chain,
 };
 
 fn quick() -> Settings {
@@ -76,6 +77,100 @@ fn bad_settings_are_named() {
         run(&bad_gamma),
         Err(McmcError::Adaptation { name: "gamma", .. })
     ));
+    for jitter in [-0.1, 1.0, f64::NAN] {
+        let r = run(&Settings {
+            step_size_jitter: jitter,
+            ..quick()
+        });
+        assert!(
+            matches!(r, Err(McmcError::StepSizeJitter(_))),
+            "jitter {jitter}: {r:?}"
+        );
+    }
+    let dense_grad_diag = Settings {
+        warmup: Warmup::GradDiag(GradDiag::default()),
+        metric: Metric::Dense,
+        ..quick()
+    };
+    assert!(matches!(
+        run(&dense_grad_diag),
+        Err(McmcError::GradDiagNeedsDiagonal)
+    ));
+    let d = GradDiag::default;
+    for (schedule, field) in [
+        (
+            GradDiag {
+                early_fraction: 1.0,
+                ..d()
+            },
+            "early_fraction",
+        ),
+        (
+            GradDiag {
+                early_fraction: -0.1,
+                ..d()
+            },
+            "early_fraction",
+        ),
+        (
+            GradDiag {
+                step_size_fraction: 1.5,
+                ..d()
+            },
+            "step_size_fraction",
+        ),
+        (
+            GradDiag {
+                step_size_fraction: f64::NAN,
+                ..d()
+            },
+            "step_size_fraction",
+        ),
+        (
+            GradDiag {
+                early_window_size: 0,
+                ..d()
+            },
+            "early_window_size",
+        ),
+        (
+            GradDiag {
+                window_size: 0,
+                ..d()
+            },
+            "window_size",
+        ),
+        (
+            GradDiag {
+                window_growth: 0.5,
+                ..d()
+            },
+            "window_growth",
+        ),
+        (
+            GradDiag {
+                window_growth: f64::INFINITY,
+                ..d()
+            },
+            "window_growth",
+        ),
+        (
+            GradDiag {
+                max_step_size: 0.0,
+                ..d()
+            },
+            "max_step_size",
+        ),
+    ] {
+        let r = run(&Settings {
+            warmup: Warmup::GradDiag(schedule),
+            ..quick()
+        });
+        assert!(
+            matches!(r, Err(McmcError::Warmup { name, .. }) if name == field),
+            "{field}: {r:?}"
+        );
+    }
     let bad_radius = Settings {
         init: Init::Uniform {
             radius: f64::INFINITY,
