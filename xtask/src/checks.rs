@@ -59,6 +59,11 @@ pub(crate) const ALL: &[Check] = &[
         crate::cookie_nle::sbc,
     ),
     Check::new(
+        "ddm-mnle-training",
+        "the DDM's MNLE trains with sbi's defaults; learned choice probabilities and median rts match",
+        crate::ddm_nle::training,
+    ),
+    Check::new(
         "cookie-prior-predictive",
         "prior predictive draws of the hierarchical cookie model have the closed-form moments",
         cookie_prior_predictive,

@@ -2,7 +2,9 @@
 //!
 //! - `simulate/<task>/<threads>`: simulations per second of [`nle::simulate`]
 //!   (prior draw, simulation, validity check, one random stream per index) for
-//!   every DDM-free task; the throughput line reads as simulations per second.
+//!   every task of `simulators::tasks`, the drift-diffusion model included (its
+//!   trials/s at 1 and 2 threads); the throughput line reads as simulations per
+//!   second.
 //! - `train_epoch/<estimator>/<threads>`: one training epoch of [`nle::train_on`]
 //!   (all batches of 200 with Adam steps, then the validation loss) for the
 //!   cookie task's categorical estimator on 50,000 simulations and sbi's default
@@ -41,6 +43,8 @@ fn simulations(c: &mut Criterion) {
         let n = match name {
             "sir" | "lotka_volterra" => 500,
             "bernoulli_glm" | "slcp" => 5_000,
+            // ~1,000 steps of 1 ms per trial.
+            "ddm" => 2_000,
             _ => 20_000,
         };
         group.throughput(Throughput::Elements(n as u64));

@@ -31,7 +31,8 @@ pub struct InvalidCounts {
     /// θ refused by the simulator ([`SimulationError::InvalidTheta`]): the prior
     /// puts mass where the simulator is not defined.
     pub invalid_theta: usize,
-    /// Any other simulator error (solver failure, [`SimulationError::Failed`], …).
+    /// Any other simulator error (solver failure, a trial that reached its time
+    /// limit ([`SimulationError::MaxTimeReached`]), [`SimulationError::Failed`], …).
     pub failed: usize,
     /// Prior draws that failed.
     pub prior_failed: usize,

@@ -173,6 +173,31 @@ fn invalid_simulations_are_excluded_and_counted_by_kind() {
 }
 
 #[test]
+fn ddm_trials_past_the_time_limit_are_excluded_and_counted() {
+    use simulators::tasks::{Ddm, DdmSettings};
+    // A 0.3 s limit: a trial with a = 2 at v = 0 decides by then with probability
+    // well below 1/2, so both outcomes occur among 500 prior draws.
+    let ddm = Ddm::with_settings(DdmSettings {
+        dt: 1e-3,
+        max_time: 0.3,
+    })
+    .unwrap();
+    let got = in_pool(2, || simulate(ddm.prior(), &ddm, 500, 4, None)).unwrap();
+    let c = &got.invalid;
+    assert!(c.failed > 50 && got.simulations.len() > 50, "{c:?}");
+    assert_eq!(c.failed, c.total());
+    assert_eq!(got.simulations.len() + c.failed, 500);
+    assert!(matches!(
+        c.first_error,
+        Some((_, SimulationError::MaxTimeReached { max_time: 0.3 }))
+    ));
+    // Every kept row is a decision within the limit: rt ≤ 0.3 + τ, τ < 1.8.
+    for (theta, x) in got.simulations.iter() {
+        assert!(x[0] <= 0.3 + theta[3] && (x[1] == 0.0 || x[1] == 1.0));
+    }
+}
+
+#[test]
 fn progress_reaches_the_number_of_simulations() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let task = Cookie::new();

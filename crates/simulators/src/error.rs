@@ -65,7 +65,14 @@ pub enum SimulationError {
         /// Proposals made.
         attempts: usize,
     },
-    /// The simulator gave up (e.g. a maximum time was reached).
+    /// A simulation of a process in time reached its time limit before the
+    /// event that ends it (a drift-diffusion trial that hit neither bound).
+    #[error("no outcome within the time limit of {max_time} s")]
+    MaxTimeReached {
+        /// The limit, in the simulator's time unit.
+        max_time: f64,
+    },
+    /// The simulator gave up for another reason.
     #[error("simulation failed: {0}")]
     Failed(String),
 }

@@ -9,9 +9,11 @@
 //! learned likelihood is validated against), and sbibm's published
 //! observations.
 //!
-//! - [`tasks`]: the cookie process and the sbibm benchmark tasks
-//!   (gaussian_linear, gaussian_mixture, two_moons, slcp, bernoulli_glm,
-//!   sir, lotka_volterra), reimplemented from sbibm's task definitions;
+//! - [`tasks`]: the cookie process, the drift-diffusion model (exact
+//!   first-passage simulation on a grid, x = [rt, choice]) and the sbibm
+//!   benchmark tasks (gaussian_linear, gaussian_mixture, two_moons, slcp,
+//!   bernoulli_glm, sir, lotka_volterra), reimplemented from sbibm's task
+//!   definitions;
 //! - [`prior`]: the priors they use, with checked constructors;
 //! - [`ode`]: the adaptive Runge–Kutta solver behind sir and lotka_volterra;
 //! - [`io`]: (θ, x) pairs simulated elsewhere, from CSV and `.npy` files.

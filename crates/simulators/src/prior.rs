@@ -102,6 +102,21 @@ impl BoxUniform {
         }
     }
 
+    /// The box `[low_i, high_i)` for built-in constants (finite `low_i < high_i`
+    /// and equal lengths by inspection).
+    pub(crate) fn trusted(low: Vec<f64>, high: Vec<f64>) -> Self {
+        let log_density = -low
+            .iter()
+            .zip(&high)
+            .map(|(l, h)| (h - l).ln())
+            .sum::<f64>();
+        BoxUniform {
+            low,
+            high,
+            log_density,
+        }
+    }
+
     /// Lower ends.
     pub fn low(&self) -> &[f64] {
         &self.low

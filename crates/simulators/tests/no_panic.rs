@@ -53,6 +53,7 @@ fn exercise(task: &dyn Task, theta: &[f64], seed: u64) -> Result<(), TestCaseErr
                     SimulationError::InvalidTheta { .. }
                         | SimulationError::Ode(_)
                         | SimulationError::NonFinite { .. }
+                        | SimulationError::MaxTimeReached { .. }
                 ),
                 "{e:?}"
             );
@@ -91,6 +92,20 @@ near_support! {
     bernoulli_glm_near_support: "bernoulli_glm", 256;
     sir_near_support: "sir", 128;
     lotka_volterra_near_support: "lotka_volterra", 128;
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// The DDM's coordinates have different supports: each range covers the
+    /// prior's and reaches beyond it (v, a ≤ 0, w ∉ (0, 1), τ < 0).
+    #[test]
+    fn ddm_near_support(
+        theta in (-2.4..2.4f64, -0.1..2.4f64, -0.1..1.1f64, -0.1..2.0f64),
+        seed in any::<u64>(),
+    ) {
+        let task = tasks::by_name("ddm").unwrap();
+        exercise(task.as_ref(), &[theta.0, theta.1, theta.2, theta.3], seed)?;
+    }
 }
 
 /// Any f64, weighted towards the awkward ones.

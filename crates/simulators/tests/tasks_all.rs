@@ -19,18 +19,19 @@ fn registry_lists_every_task_with_consistent_metadata() {
         assert_eq!(info.x_dim, task.x_dim(), "{name}");
         assert_eq!(info.parameter_names.len(), info.theta_dim, "{name}");
         assert_eq!(task.prior().bounds().len(), info.theta_dim, "{name}");
-        if name != "cookie" {
+        if !["cookie", "ddm"].contains(&name) {
             let file = format!("sbibm/tasks/{name}/task.py");
             assert!(info.reference.contains(&file), "{name}: {}", info.reference);
         }
     }
     assert!(tasks::by_name("slcp_distractors").is_none());
     let dims: Vec<(usize, usize)> = all.iter().map(|t| (t.theta_dim(), t.x_dim())).collect();
-    // sbibm's dimensions (θ, x) for the default configurations.
+    // (θ, x) dimensions: the cookie process, the DDM, sbibm's default configurations.
     assert_eq!(
         dims,
         [
             (1, 1),
+            (4, 2),
             (10, 10),
             (2, 2),
             (2, 2),
@@ -74,7 +75,12 @@ fn ground_truths_exist_where_the_issue_asks_for_them() {
 
 #[test]
 fn sbibm_observations_have_the_task_dimensions_and_lie_in_the_prior() {
-    for task in tasks::all().iter().skip(1) {
+    let sbibm: Vec<_> = tasks::all()
+        .into_iter()
+        .filter(|t| t.info().reference.contains("sbibm"))
+        .collect();
+    assert_eq!(sbibm.len(), 7);
+    for task in sbibm {
         let name = task.info().name;
         assert!(task.observation(0).is_none() && task.observation(11).is_none());
         let mut seeds = Vec::new();

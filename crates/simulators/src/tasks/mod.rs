@@ -1,5 +1,6 @@
-//! The benchmark tasks: the cookie process and sbibm's tasks, each a prior, a
-//! simulator and what is known about them (see [`Task`]).
+//! The benchmark tasks: the cookie process, the drift-diffusion model and
+//! sbibm's tasks, each a prior, a simulator and what is known about them (see
+//! [`Task`]).
 //!
 //! The sbibm tasks are reimplemented from the task definitions of the sbibm
 //! package (Lueckmann et al., *Benchmarking Simulation-Based Inference*,
@@ -10,6 +11,7 @@
 
 mod bernoulli_glm;
 mod cookie;
+mod ddm;
 mod gaussian_linear;
 mod gaussian_mixture;
 mod lotka_volterra;
@@ -20,6 +22,7 @@ mod two_moons;
 
 pub use bernoulli_glm::BernoulliGlm;
 pub use cookie::Cookie;
+pub use ddm::{DDM_MAX_STEPS, Ddm, DdmSettings};
 pub use gaussian_linear::GaussianLinear;
 pub use gaussian_mixture::GaussianMixture;
 pub use lotka_volterra::LotkaVolterra;
@@ -30,8 +33,9 @@ pub use two_moons::TwoMoons;
 use crate::interface::{Observation, Task};
 
 /// The names [`by_name`] knows, in the order of [`all`].
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     "cookie",
+    "ddm",
     "gaussian_linear",
     "gaussian_mixture",
     "two_moons",
@@ -45,6 +49,7 @@ pub const NAMES: [&str; 8] = [
 pub fn by_name(name: &str) -> Option<Box<dyn Task>> {
     Some(match name {
         "cookie" => Box::new(Cookie::new()),
+        "ddm" => Box::new(Ddm::new()),
         "gaussian_linear" => Box::new(GaussianLinear::new()),
         "gaussian_mixture" => Box::new(GaussianMixture::new()),
         "two_moons" => Box::new(TwoMoons::new()),
