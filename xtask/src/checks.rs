@@ -64,6 +64,21 @@ pub(crate) const ALL: &[Check] = &[
         crate::ddm_nle::training,
     ),
     Check::new(
+        "ddm-hierarchical",
+        "hierarchical DDM (10 subjects × 100 trials): MNLE vs exact Wiener posteriors, C2ST ≤ 0.60, recovery",
+        crate::ddm_hier::hierarchical,
+    ),
+    Check::new(
+        "ddm-hierarchical-conditions",
+        "the hierarchical DDM with two stimulus strengths scaling the drift per trial: MNLE vs exact",
+        crate::ddm_hier::two_conditions,
+    ),
+    Check::new(
+        "ddm-nuts-speed",
+        "NUTS iterations per second, one subject × 1000 trials: MNLE vs exact Wiener in the same run",
+        crate::ddm_hier::speed,
+    ),
+    Check::new(
         "cookie-prior-predictive",
         "prior predictive draws of the hierarchical cookie model have the closed-form moments",
         cookie_prior_predictive,

@@ -11,6 +11,7 @@
 mod checks;
 mod cookie_nle;
 mod cookie_nuts;
+mod ddm_hier;
 mod ddm_nle;
 mod plots;
 mod report;
