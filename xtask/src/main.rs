@@ -13,6 +13,7 @@ mod cookie_nle;
 mod cookie_nuts;
 mod plots;
 mod report;
+mod sbibm_nle;
 mod stats;
 mod tidy;
 mod validate;
