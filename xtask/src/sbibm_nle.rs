@@ -78,6 +78,8 @@ const SIR_PROPOSALS: usize = 20_000;
 /// What the shared part of both checks found.
 struct TaskRun {
     est: Maf,
+    /// The SIR proposals, when the chains started from them.
+    sir: Option<Sir>,
     /// The observation.
     x: Vec<f64>,
     run: Run,
@@ -125,45 +127,69 @@ fn train(
     Ok(out)
 }
 
-/// sbibm's SIR initialization: `SIR_PROPOSALS` prior draws weighted by the learned
-/// likelihood of `x`, one resampled per chain, mapped to the unconstrained scale.
-fn sir_inits<F: ModelFn>(
-    task: &dyn Task,
-    est: &Maf,
-    x: &[f64],
-    probe: &ModelDensity<F>,
-    chains: usize,
-    seed: u64,
-) -> anyhow::Result<Vec<Vec<f64>>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let d = task.info().theta_dim;
-    let mut thetas = vec![0.0; SIR_PROPOSALS * d];
-    let mut log_w = Vec::with_capacity(SIR_PROPOSALS);
-    for theta in thetas.chunks_exact_mut(d) {
-        task.prior().sample_into(&mut rng, theta)?;
-        log_w.push(est.log_prob(x, theta)?);
+/// SIR proposals: prior draws (rows of θ) and their weights, the learned likelihood of
+/// the observation normalized to sum 1: an importance sample of the learned posterior.
+struct Sir {
+    thetas: Vec<f64>,
+    weights: Vec<f64>,
+}
+
+impl Sir {
+    /// `SIR_PROPOSALS` prior draws weighted by the learned likelihood of `x`.
+    fn new(task: &dyn Task, est: &Maf, x: &[f64], seed: u64) -> anyhow::Result<Self> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let d = task.info().theta_dim;
+        let mut thetas = vec![0.0; SIR_PROPOSALS * d];
+        let mut weights = Vec::with_capacity(SIR_PROPOSALS);
+        for theta in thetas.chunks_exact_mut(d) {
+            task.prior().sample_into(&mut rng, theta)?;
+            weights.push(est.log_prob(x, theta)?);
+        }
+        let max = weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !max.is_finite() {
+            return Err(anyhow!("SIR: no proposal has a finite learned likelihood"));
+        }
+        for w in &mut weights {
+            *w = (*w - max).exp();
+        }
+        let total: f64 = weights.iter().sum();
+        for w in &mut weights {
+            *w /= total;
+        }
+        Ok(Sir { thetas, weights })
     }
-    let max = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !max.is_finite() {
-        return Err(anyhow!("SIR: no proposal has a finite learned likelihood"));
+
+    /// sbibm's SIR initialization: one proposal resampled (multinomially) per chain,
+    /// mapped to the unconstrained scale.
+    fn inits<F: ModelFn>(
+        &self,
+        probe: &ModelDensity<F>,
+        chains: usize,
+        seed: u64,
+    ) -> anyhow::Result<Vec<Vec<f64>>> {
+        let d = self.thetas.len() / self.weights.len();
+        let cumulative: Vec<f64> = self
+            .weights
+            .iter()
+            .scan(0.0, |c, w| {
+                *c += w;
+                Some(*c)
+            })
+            .collect();
+        let total = cumulative[cumulative.len() - 1];
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(1);
+        (0..chains)
+            .map(|_| {
+                let u = rng.random::<f64>() * total;
+                let i = cumulative
+                    .partition_point(|&c| c <= u)
+                    .min(self.weights.len() - 1);
+                let theta = self.thetas[i * d..(i + 1) * d].to_vec();
+                Ok(probe.unconstrain(&HashMap::from([("theta".to_string(), theta)]))?)
+            })
+            .collect()
     }
-    let mut cumulative = Vec::with_capacity(SIR_PROPOSALS);
-    let mut total = 0.0;
-    for lw in &log_w {
-        total += (lw - max).exp();
-        cumulative.push(total);
-    }
-    (0..chains)
-        .map(|_| {
-            let u = rng.random::<f64>() * total;
-            let i = cumulative
-                .partition_point(|&c| c <= u)
-                .min(SIR_PROPOSALS - 1);
-            let values =
-                HashMap::from([("theta".to_string(), thetas[i * d..(i + 1) * d].to_vec())]);
-            Ok(probe.unconstrain(&values)?)
-        })
-        .collect()
 }
 
 /// Every `thin`-th draw of every chain, rows in chain order.
@@ -214,13 +240,18 @@ fn run_task(ctx: &Ctx, task: &dyn Task, spec: &Spec) -> anyhow::Result<TaskRun> 
     let x = obs.x.as_slice();
     let (est, report) = train(ctx, task, plan.sims, spec.seed)?;
     let invalid = report.simulation.as_ref().map_or(0, |s| s.invalid.total());
+    let sir = if plan.sir_init {
+        Some(Sir::new(task, &est, x, spec.seed)?)
+    } else {
+        None
+    };
     let run = {
         let model = posterior_model(&est, spec.prior, x);
-        let init = if plan.sir_init {
-            let probe = ModelDensity::new(model)?;
-            Init::Given(sir_inits(task, &est, x, &probe, plan.chains, spec.seed)?)
-        } else {
-            Init::default()
+        let init = match &sir {
+            Some(sir) => {
+                Init::Given(sir.inits(&ModelDensity::new(model)?, plan.chains, spec.seed)?)
+            }
+            None => Init::default(),
         };
         let settings = Settings {
             num_warmup: plan.warmup,
@@ -293,6 +324,7 @@ fn run_task(ctx: &Ctx, task: &dyn Task, spec: &Spec) -> anyhow::Result<TaskRun> 
     }
     Ok(TaskRun {
         est,
+        sir,
         x: obs.x.clone(),
         run,
         nle: nle_draws,
@@ -472,12 +504,31 @@ pub(crate) fn two_moons(ctx: &Ctx) -> anyhow::Result<Outcome> {
     let mut r = run_task(ctx, &task, &spec)?;
     let m = modes(&r.run)?;
     let (f_nle, f_ref) = (upper_fraction(&r.nle), upper_fraction(&r.reference));
+    // The learned posterior's own mass in the z₀ > 0 mode (importance estimate from the
+    // SIR proposals): the chain split should scatter around it binomially.
+    let sir = r
+        .sir
+        .as_ref()
+        .context("two_moons starts its chains from SIR")?;
+    let f_sir: f64 = sir
+        .thetas
+        .chunks_exact(2)
+        .zip(&sir.weights)
+        .filter(|(t, _)| z0(t) > 0.0)
+        .map(|(_, w)| w)
+        .sum();
+    let ess_sir = 1.0 / sir.weights.iter().map(|w| w * w).sum::<f64>();
     r.metrics.extend([
         Metric::info("chains in the z₀ > 0 mode", m.upper as f64),
         Metric::info("chains in the z₀ < 0 mode", m.lower as f64),
         Metric::info("chains that visited both modes", m.switched as f64),
         Metric::info("NLE draws in the z₀ > 0 mode (fraction)", f_nle),
         Metric::info("reference draws in the z₀ > 0 mode (fraction)", f_ref),
+        Metric::info(
+            "learned posterior mass in the z₀ > 0 mode (SIR estimate)",
+            f_sir,
+        ),
+        Metric::info("SIR effective sample size", ess_sir),
         Metric::info("max R-hat within a mode", m.within_rhat),
         Metric::info("divergences", r.run.divergences() as f64),
     ]);
