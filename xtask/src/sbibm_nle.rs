@@ -268,7 +268,9 @@ fn run_task(ctx: &Ctx, task: &dyn Task, spec: &Spec) -> anyhow::Result<TaskRun> 
     let reference_sampler = task
         .reference_posterior()
         .context("the task's reference posterior")?;
+    // Stream 2 of the seed: the SIR proposals use streams 0 and 1.
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    rng.set_stream(2);
     let reference = reference_sampler.sample_posterior(x, n, &mut rng)?;
     let d = obs.theta.len();
     let bar = ctx.progress_bar(0, &format!("C2ST, {n} × 2 draws"));
