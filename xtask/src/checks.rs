@@ -83,6 +83,16 @@ pub(crate) const ALL: &[Check] = &[
         "prior predictive draws of the hierarchical cookie model have the closed-form moments",
         cookie_prior_predictive,
     ),
+    Check::new(
+        "gaussian-linear-nle",
+        "sbibm's gaussian_linear: NLE (MAF, 10^4 simulations) + NUTS vs the exact posterior (C2ST)",
+        crate::sbibm_nle::gaussian_linear,
+    ),
+    Check::new(
+        "two-moons-nle",
+        "sbibm's two_moons: NLE (MAF, 10^4 simulations) + NUTS vs the reference posterior (C2ST, modes)",
+        crate::sbibm_nle::two_moons,
+    ),
 ];
 
 /// Published per-location mean chip counts (REFERENCES.md §1).

@@ -15,6 +15,7 @@ mod ddm_hier;
 mod ddm_nle;
 mod plots;
 mod report;
+mod sbibm_nle;
 mod stats;
 mod tidy;
 mod validate;

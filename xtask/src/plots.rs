@@ -261,6 +261,52 @@ pub(crate) fn rank_histograms(
     root.present().map_err(err)
 }
 
+/// Two panels on common axes: the reference draws (blue) and the approximate ones
+/// (red), as points; for 2-D posteriors such as two_moons' crescents.
+pub(crate) fn pair_scatter(
+    path: &Path,
+    title: &str,
+    reference: &[(f64, f64)],
+    approx: &[(f64, f64)],
+) -> anyhow::Result<()> {
+    let labels = have_font();
+    let xs: Vec<f64> = reference.iter().chain(approx).map(|p| p.0).collect();
+    let ys: Vec<f64> = reference.iter().chain(approx).map(|p| p.1).collect();
+    let ((x0, x1), (y0, y1)) = (common_range(&xs, &[]), common_range(&ys, &[]));
+    let (root, areas) = panel_grid(path, title, 2, (420, 400))?;
+    for (area, (name, points, colour)) in areas
+        .iter()
+        .zip([("reference", reference, BLUE), ("NLE", approx, RED)])
+    {
+        let mut builder = ChartBuilder::on(area);
+        builder.margin(8);
+        if labels {
+            builder
+                .caption(name, ("sans-serif", 16))
+                .x_label_area_size(25)
+                .y_label_area_size(40);
+        }
+        let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?;
+        if labels {
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_desc("theta.1")
+                .y_desc("theta.2")
+                .draw()
+                .map_err(err)?;
+        }
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|&p| Circle::new(p, 1, colour.mix(0.4).filled())),
+            )
+            .map_err(err)?;
+    }
+    root.present().map_err(err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,7 +328,9 @@ mod tests {
         shrinkage(&s, "test", &[9.3, 6.0, 12.0], &[9.2, 6.3, 11.7], 9.1).unwrap();
         let r = dir.join("ranks.png");
         rank_histograms(&r, "test", &[("mu".into(), vec![3, 5, 4, 4])], 4).unwrap();
-        for f in [p, s, r] {
+        let q = dir.join("pairs.png");
+        pair_scatter(&q, "test", &[(0.1, 0.2), (0.3, -0.1)], &[(0.0, 0.5)]).unwrap();
+        for f in [p, s, r, q] {
             let bytes = std::fs::read(&f).unwrap();
             assert_eq!(&bytes[1..4], b"PNG", "{}", f.display());
         }
