@@ -20,6 +20,17 @@ pub enum Activation {
     Tanh,
     /// max(0, x) (sbi's categorical net and NSF conditioners).
     Relu,
+    /// ln(1 + eˣ): unbounded like ReLU, smooth like tanh, so the network's input
+    /// gradient (the likelihood's θ-gradient) has no jumps.
+    Softplus,
+    /// x for x > 0, eˣ − 1 below (ELU, α = 1): unbounded like ReLU, with a continuous
+    /// derivative, so the network's input gradient has no jumps; one exp for negative
+    /// inputs only, and none for the derivative.
+    Elu,
+    /// Squareplus (Barron 2021, b = 4): (x + √(x² + 4)) / 2, a smooth, unbounded
+    /// ReLU-like curve with a square root instead of transcendental functions; its
+    /// derivative from the output y is y² / (y² + 1).
+    Squareplus,
 }
 
 impl Activation {
@@ -29,6 +40,15 @@ impl Activation {
         match self {
             Activation::Tanh => tanh(x),
             Activation::Relu => x.max(0.0),
+            Activation::Softplus => softplus(x),
+            Activation::Elu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    x.exp_m1()
+                }
+            }
+            Activation::Squareplus => squareplus(x),
         }
     }
     /// Its derivative, written with the output `y = apply(x)`.
@@ -42,6 +62,19 @@ impl Activation {
                 } else {
                     0.0
                 }
+            }
+            // σ(x) = 1 − e^{−softplus(x)}
+            Activation::Softplus => -(-y).exp_m1(),
+            Activation::Elu => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    y + 1.0
+                }
+            }
+            Activation::Squareplus => {
+                let y2 = y * y;
+                y2 / (y2 + 1.0)
             }
         }
     }
@@ -286,6 +319,17 @@ impl Mlp {
             }
             end = start;
         }
+    }
+}
+
+/// (x + √(x² + 4)) / 2, as 2 / (√(x² + 4) − x) for negative x (no cancellation).
+#[inline]
+pub(crate) fn squareplus(x: f64) -> f64 {
+    let s = x.mul_add(x, 4.0).sqrt();
+    if x >= 0.0 {
+        0.5 * (x + s)
+    } else {
+        2.0 / (s - x)
     }
 }
 
