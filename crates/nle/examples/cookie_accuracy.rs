@@ -10,7 +10,8 @@
 //! - µs per `sum_log_prob_grad_context` call on 30 rows (one location).
 //!
 //! `cargo run --release -p nle --example cookie_accuracy -- [hidden=50] [layers=2]
-//! [act=relu|tanh|softplus|elu|squareplus] [log=0|1] [seed=8] [sims=50000]`
+//! [act=relu|tanh|softplus|elu|squareplus] [log=0|1] [seed=8] [sims=50000] [max=60]`
+//! (`max`: the largest count covered; larger simulated counts are left out).
 #![allow(clippy::print_stdout)]
 
 use std::time::Instant;
@@ -20,8 +21,6 @@ use flows::{Activation, CategoricalConfig, CategoricalMass, ConditionalDensity, 
 use nle::{BuildEstimator, TrainConfig};
 use simulators::Task;
 use simulators::tasks::Cookie;
-
-const MAX_COUNT: i64 = 60;
 
 /// ln Γ(x + 1) for integer x ≥ 0.
 fn ln_factorial(x: f64) -> f64 {
@@ -39,6 +38,7 @@ struct Args {
     log: bool,
     seed: u64,
     sims: usize,
+    max_count: i64,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -49,6 +49,7 @@ fn args() -> anyhow::Result<Args> {
         log: false,
         seed: 8,
         sims: 50_000,
+        max_count: 60,
     };
     for arg in std::env::args().skip(1) {
         let (k, v) = arg.split_once('=').context("arguments are key=value")?;
@@ -68,6 +69,7 @@ fn args() -> anyhow::Result<Args> {
             "log" => a.log = v == "1",
             "seed" => a.seed = v.parse()?,
             "sims" => a.sims = v.parse()?,
+            "max" => a.max_count = v.parse()?,
             _ => bail!("unknown argument {k}"),
         }
     }
@@ -124,7 +126,7 @@ fn main() -> anyhow::Result<()> {
     let sims = nle::simulate(task.prior(), &task, a.sims, config.seed, None)?;
     let (mut theta, mut x) = (Vec::new(), Vec::new());
     for (t, xi) in sims.simulations.iter() {
-        if xi[0] <= MAX_COUNT as f64 {
+        if xi[0] <= a.max_count as f64 {
             theta.push(t[0]);
             x.push(xi[0]);
         }
@@ -140,7 +142,7 @@ fn main() -> anyhow::Result<()> {
         num_layers: a.layers,
         activation: a.activation,
         log_context: a.log,
-        ..CategoricalConfig::new(0, MAX_COUNT)
+        ..CategoricalConfig::new(0, a.max_count)
     };
     let mut q = arch.build(data.train_x(), data.train_theta(), config.init_seed())?;
     let report = nle::train_on(&mut q, &data, &config, None)?;
@@ -154,11 +156,12 @@ fn main() -> anyhow::Result<()> {
     }
     exact_val /= data.validation_len() as f64;
     println!(
-        "hidden {} × {} {:?}, log θ {}, seed {}: {} epochs (best {}), {:.1} s, val loss {:.5} (exact {:.5}, gap {:.5})",
+        "hidden {} × {} {:?}, log θ {}, counts 0..={}, seed {}: {} epochs (best {}), {:.1} s, val loss {:.5} (exact {:.5}, gap {:.5})",
         a.hidden,
         a.layers,
         a.activation,
         a.log,
+        a.max_count,
         a.seed,
         report.history.len(),
         report.best_epoch,
