@@ -160,8 +160,8 @@ impl Vjp for RowGradients {
     }
 }
 
-/// Stable grouping of rows by group index: (order of rows, start of each group in it).
-fn group_rows(index: &[usize], groups: usize) -> (Vec<usize>, Vec<usize>) {
+/// Start of each group's rows when the rows are ordered by group (`groups + 1` entries).
+fn group_starts(index: &[usize], groups: usize) -> Vec<usize> {
     let mut start = vec![0usize; groups + 1];
     for &g in index {
         start[g + 1] += 1;
@@ -169,6 +169,12 @@ fn group_rows(index: &[usize], groups: usize) -> (Vec<usize>, Vec<usize>) {
     for g in 0..groups {
         start[g + 1] += start[g];
     }
+    start
+}
+
+/// Stable grouping of rows by group index: (order of rows, start of each group in it).
+fn group_rows(index: &[usize], groups: usize) -> (Vec<usize>, Vec<usize>) {
+    let start = group_starts(index, groups);
     let mut fill = start.clone();
     let mut order = vec![0; index.len()];
     for (i, &g) in index.iter().enumerate() {
@@ -260,8 +266,14 @@ impl<'t> Distribution<'t> for NeuralLikelihood<'_, 't> {
                 }
                 (Some(_), None) => (self.theta.var(), self.theta.values(), (0..n).collect(), n),
             };
-        let (order, start) = group_rows(&index, groups);
-        let sorted = order.windows(2).all(|w| w[0] < w[1]);
+        // Rows already in group order (data sorted by group, as the cookies) need no
+        // permutation.
+        let sorted = index.windows(2).all(|w| w[0] <= w[1]);
+        let (order, start) = if sorted {
+            (Vec::new(), group_starts(&index, groups))
+        } else {
+            group_rows(&index, groups)
+        };
         let mut buffer = Vec::new();
         let xs_all: &[f64] = if sorted {
             &x

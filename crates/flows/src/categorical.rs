@@ -10,6 +10,10 @@ use crate::nn::{Activation, Alloc, Mlp, with_scratch};
 use crate::rows::{check_finite_vec, check_len, check_rows};
 use crate::{ConditionalDensity, FlowError, Rows, RowsView, Trainable, XSupport, ZScore};
 
+/// Log-probability ratio to the most probable category below which the gradient hot
+/// path treats a category as probability 0 (e^−40 ≈ 4·10⁻¹⁸).
+const NEGLIGIBLE_LOGIT: f64 = -40.0;
+
 /// Largest number of categories (a guard against a typo making a huge output layer).
 const MAX_CATEGORIES: i64 = 1 << 20;
 
@@ -29,6 +33,13 @@ pub struct CategoricalConfig {
     pub activation: Activation,
     /// Standardize θ with the training data's mean and sd (sbi: yes).
     pub z_score_context: bool,
+    /// Feed ln θ instead of θ to the network (then standardized if `z_score_context`);
+    /// every θ coordinate must then be positive (sbi: no). For a rate θ the log is the
+    /// natural feature: log Poisson(x | θ) = x ln θ − θ − ln x! is linear in ln θ up to
+    /// the normalizer, and a skewed prior (Gamma) becomes nearly symmetric. A θ with a
+    /// non-positive coordinate has probability 0 for every x.
+    #[serde(default)]
+    pub log_context: bool,
 }
 
 impl CategoricalConfig {
@@ -41,6 +52,7 @@ impl CategoricalConfig {
             num_layers: 2,
             activation: Activation::Relu,
             z_score_context: true,
+            log_context: false,
         }
     }
     fn categories(&self) -> Result<usize, FlowError> {
@@ -98,6 +110,23 @@ impl CategoricalMass {
         contexts: RowsView<'_>,
         seed: u64,
     ) -> Result<Self, FlowError> {
+        let features;
+        let contexts = if config.log_context {
+            if let Some(&v) = contexts.as_slice().iter().find(|v| **v <= 0.0) {
+                return Err(FlowError::OutOfSupport {
+                    value: v,
+                    reason: "θ must be positive with log_context",
+                });
+            }
+            features = contexts
+                .as_slice()
+                .iter()
+                .map(|v| v.ln())
+                .collect::<Vec<_>>();
+            RowsView::new(&features, contexts.cols())?
+        } else {
+            contexts
+        };
         let context_z = if config.z_score_context {
             ZScore::fit(contexts)?
         } else {
@@ -129,7 +158,7 @@ impl CategoricalMass {
     pub fn config(&self) -> &CategoricalConfig {
         &self.config
     }
-    /// The θ standardization.
+    /// The standardization of the network's θ features (of ln θ with `log_context`).
     pub fn context_zscore(&self) -> &ZScore {
         &self.context_z
     }
@@ -140,8 +169,15 @@ impl CategoricalMass {
     /// Category index of `x`, or `None` outside the support.
     #[inline]
     pub(crate) fn index(&self, x: f64) -> Option<usize> {
-        let (lo, hi) = (self.config.min_value as f64, self.config.max_value as f64);
-        (x.fract() == 0.0 && x >= lo && x <= hi).then_some((x - lo) as usize)
+        // Compare and cast instead of `fract` (a libm call without SSE4.1); NaN fails
+        // the range test. Exact: both ends are within ±2⁵³.
+        let i = x - self.config.min_value as f64;
+        let span = (self.config.max_value - self.config.min_value) as f64;
+        if (0.0..=span).contains(&i) && (i as usize) as f64 == i {
+            Some(i as usize)
+        } else {
+            None
+        }
     }
     /// log q(k | θ) for every category k, into `out` (length [`Self::num_categories`]).
     pub fn log_probs(&self, context: &[f64], out: &mut [f64]) -> Result<(), FlowError> {
@@ -153,6 +189,10 @@ impl CategoricalMass {
                 got: out.len(),
             });
         }
+        if self.inadmissible(context).is_some() {
+            out.fill(f64::NEG_INFINITY);
+            return Ok(());
+        }
         with_scratch(self.net.acts_len(), |acts| {
             let lse = self.logits(context, acts);
             let logits = &acts[acts.len() - out.len()..];
@@ -162,13 +202,47 @@ impl CategoricalMass {
         });
         Ok(())
     }
-    /// Standardizes θ into the head of `acts`, runs the net; returns log ∑ exp(logits)
-    /// (the logits are the tail of `acts`).
+    /// The first θ coordinate the network cannot take (non-positive under
+    /// `log_context`), if any.
+    #[inline]
+    fn inadmissible(&self, context: &[f64]) -> Option<f64> {
+        if self.config.log_context {
+            context.iter().copied().find(|v| *v <= 0.0)
+        } else {
+            None
+        }
+    }
+    /// The network's features of θ (θ or ln θ, standardized) into the head of `acts`,
+    /// runs the net; returns log ∑ exp(logits) (the logits are the tail of `acts`).
     #[inline]
     fn logits(&self, context: &[f64], acts: &mut [f64]) -> f64 {
-        self.context_z.forward(context, &mut acts[..context.len()]);
-        let logits = self.net.forward(&self.params, acts);
-        log_sum_exp(logits)
+        log_sum_exp(self.forward(context, acts))
+    }
+    /// As [`Self::logits`] without the normalizer; returns the logits.
+    #[inline]
+    fn forward<'a>(&self, context: &[f64], acts: &'a mut [f64]) -> &'a [f64] {
+        let u = &mut acts[..context.len()];
+        if self.config.log_context {
+            let (m, s) = (self.context_z.mean(), self.context_z.std());
+            for (((u, c), m), s) in u.iter_mut().zip(context).zip(m).zip(s) {
+                *u = (c.ln() - m) / s;
+            }
+        } else {
+            self.context_z.forward(context, u);
+        }
+        self.net.forward(&self.params, acts)
+    }
+    /// ∂/∂θ from the adjoint `du` of the network's input features, added into `grad`.
+    #[inline]
+    fn feature_grad(&self, context: &[f64], du: &[f64], grad: &mut [f64]) {
+        let std = self.context_z.std();
+        for (((g, d), s), c) in grad.iter_mut().zip(du).zip(std).zip(context) {
+            *g += if self.config.log_context {
+                d / (s * c)
+            } else {
+                d / s
+            };
+        }
     }
 }
 
@@ -204,6 +278,7 @@ impl ConditionalDensity for CategoricalMass {
         with_scratch(self.net.acts_len(), |acts| {
             for ((x, ctx), o) in xs.iter().zip(contexts.iter()).zip(out.iter_mut()) {
                 *o = match self.index(x[0]) {
+                    Some(_) if self.inadmissible(ctx).is_some() => f64::NEG_INFINITY,
                     Some(k) => {
                         let lse = self.logits(ctx, acts);
                         acts[acts.len() - self.num_categories() + k] - lse
@@ -223,11 +298,15 @@ impl ConditionalDensity for CategoricalMass {
         check_rows(xs, 1, "xs")?;
         check_finite_vec(context, self.context_dim(), "context")?;
         check_len(grad, self.context_dim(), "grad")?;
+        if self.inadmissible(context).is_some() {
+            return Ok(f64::NEG_INFINITY);
+        }
         let (cd, k) = (self.context_dim(), self.num_categories());
-        let len = cd + k + self.net.acts_len() + self.net.tmp_len();
+        let len = cd + 2 * k + self.net.acts_len() + self.net.tmp_len();
         Ok(with_scratch(len, |s| {
             let (dc, s) = s.split_at_mut(cd);
             let (counts, s) = s.split_at_mut(k);
+            let (probs, s) = s.split_at_mut(k);
             let (acts, tmp) = s.split_at_mut(self.net.acts_len());
             counts.fill(0.0);
             for x in xs.as_slice() {
@@ -236,27 +315,42 @@ impl ConditionalDensity for CategoricalMass {
                     None => return f64::NEG_INFINITY,
                 }
             }
-            let n = xs.len() as f64;
-            let lse = self.logits(context, acts);
-            let off = acts.len() - k;
+            let logits = self.forward(context, acts);
+            // One exp per category: the normalizer and the probabilities together.
+            // Categories below e^−40 of the most probable one are left out of both (their
+            // sum is below k · 4·10⁻¹⁸ of the normalizer): they cost no exp, and with no
+            // rows they add nothing to the backward pass.
+            let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mut sum = 0.0;
+            for (e, l) in probs.iter_mut().zip(logits) {
+                let d = l - m;
+                *e = if d > NEGLIGIBLE_LOGIT { d.exp() } else { 0.0 };
+                sum += *e;
+            }
+            let lse = m + sum.ln();
+            let scale = xs.len() as f64 / sum;
             let mut total = 0.0;
             // d/dlogit_k ∑ log softmax = n_k − N p_k; reuse `counts` for it.
-            for (cnt, l) in counts.iter_mut().zip(&acts[off..]) {
-                let lp = l - lse;
+            for ((cnt, l), e) in counts.iter_mut().zip(logits).zip(probs.iter()) {
                 if *cnt > 0.0 {
-                    total += *cnt * lp;
+                    total += *cnt * (l - lse);
                 }
-                *cnt -= n * lp.exp();
+                *cnt -= scale * e;
             }
             self.net
                 .backward(&self.params, acts, counts, Some(dc), None, tmp);
-            for ((g, d), sd) in grad.iter_mut().zip(dc.iter()).zip(self.context_z.std()) {
-                *g += d / sd;
-            }
+            self.feature_grad(context, dc, grad);
             total
         }))
     }
     fn sample(&self, context: &[f64], n: usize, rng: &mut dyn Rng) -> Result<Rows, FlowError> {
+        check_finite_vec(context, self.context_dim(), "context")?;
+        if let Some(value) = self.inadmissible(context) {
+            return Err(FlowError::OutOfSupport {
+                value,
+                reason: "θ must be positive with log_context",
+            });
+        }
         let mut lp = vec![0.0; self.num_categories()];
         self.log_probs(context, &mut lp)?;
         let mut cdf = Vec::with_capacity(lp.len());
@@ -336,6 +430,12 @@ impl Trainable for CategoricalMass {
                 })
             })
             .collect::<Result<_, _>>()?;
+        if let Some(value) = contexts.iter().find_map(|c| self.inadmissible(c)) {
+            return Err(FlowError::OutOfSupport {
+                value,
+                reason: "θ must be positive with log_context",
+            });
+        }
         grad.fill(0.0);
         let k = self.num_categories();
         let len = k + self.net.acts_len() + self.net.tmp_len();

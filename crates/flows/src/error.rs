@@ -39,8 +39,9 @@ pub enum FlowError {
         what: &'static str,
     },
     /// A training value outside the support of the estimator (e.g. a count outside
-    /// the declared range of a categorical estimator).
-    #[error("training value {value} is outside the estimator's support: {reason}")]
+    /// the declared range of a categorical estimator), or a θ the estimator cannot
+    /// take (a non-positive θ under a log feature).
+    #[error("value {value} is outside the estimator's support: {reason}")]
     OutOfSupport {
         /// The value.
         value: f64,
