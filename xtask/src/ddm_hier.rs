@@ -8,9 +8,9 @@
 use std::fmt::Write as _;
 
 use anyhow::Context as _;
+use bridge::ModelDensity;
 use bridge::NeuralLikelihood;
 use flows::{ConditionalDensity, RowsView};
-use bridge::ModelDensity;
 use mcmc::{Init, Settings};
 use ppl::{HalfNormal, Model, ModelFn, Normal, PplError, Uniform, Var, Wiener};
 use rand::{RngExt as _, SeedableRng};
@@ -26,7 +26,14 @@ use crate::validate::{Ctx, Metric, Outcome};
 /// Subjects and trials per subject (issue 9).
 const SUBJECTS: usize = 10;
 const TRIALS: usize = 100;
-/// C2ST goal of MNLE vs exact draws on the group-level parameters (issue 9).
+/// Trials per subject in `--quick`, whose MNLE is trained on a fifth of the
+/// simulations: with 100 trials its per-trial error (KL ≈ 0.02 nats) adds up over
+/// 1,000 trials to shifts of several posterior sds in τ, so the quick run is a smoke
+/// test of the whole path on a smaller data set, where the posteriors are wider.
+const TRIALS_QUICK: usize = 20;
+/// C2ST goal of MNLE vs exact draws on the group-level parameters (issue 9); it
+/// applies to the full run, `--quick` reports the C2ST and instead requires the MNLE
+/// posterior to recover the truth.
 const C2ST_GOAL: f64 = 0.60;
 /// The group-level parameters the C2ST and the recovery check look at.
 const GROUP: [&str; 5] = ["v_mu", "v_sigma", "a", "w", "tau"];
@@ -40,6 +47,8 @@ const RECOVERY_SDS: f64 = 3.0;
 struct Truth {
     v_mu: f64,
     v_sigma: f64,
+    /// Standardized subject effects: v_s = v_mu + v_sigma · z_s.
+    z: Vec<f64>,
     v: Vec<f64>,
     a: f64,
     w: f64,
@@ -47,14 +56,15 @@ struct Truth {
 }
 
 impl Truth {
-    fn value(&self, name: &str) -> f64 {
-        match name {
+    fn value(&self, name: &str) -> anyhow::Result<f64> {
+        Ok(match name {
             "v_mu" => self.v_mu,
             "v_sigma" => self.v_sigma,
             "a" => self.a,
             "w" => self.w,
-            _ => self.tau,
-        }
+            "tau" => self.tau,
+            _ => anyhow::bail!("no true value for parameter {name}"),
+        })
     }
 }
 
@@ -83,6 +93,7 @@ fn truth() -> Truth {
     Truth {
         v_mu,
         v_sigma,
+        z: z.to_vec(),
         v: z.iter().map(|z| v_mu + v_sigma * z).collect(),
         a: 1.2,
         w: 0.45,
@@ -92,13 +103,13 @@ fn truth() -> Truth {
 
 /// Simulates the data set with the DDM simulator (dt 1e-3); `strengths` are the
 /// conditions (one cell per subject and strength), trials alternate between them.
-fn simulate(truth: &Truth, strengths: &[f64], seed: u64) -> anyhow::Result<Data> {
+fn simulate(truth: &Truth, strengths: &[f64], trials: usize, seed: u64) -> anyhow::Result<Data> {
     let ddm = Ddm::new();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let k = strengths.len();
     let (mut rows, mut cell) = (Vec::new(), Vec::new());
     for (s, &v) in truth.v.iter().enumerate() {
-        for t in 0..TRIALS {
+        for t in 0..trials {
             let c = s * k + t % k;
             let theta = [v * strengths[t % k], truth.a, truth.w, truth.tau];
             rows.extend(ddm.simulate_vec(&theta, &mut rng)?);
@@ -118,9 +129,13 @@ fn simulate(truth: &Truth, strengths: &[f64], seed: u64) -> anyhow::Result<Data>
 fn priors<'t>(m: &mut Model<'t>, d: &Data) -> Result<[Var<'t>; 4], PplError> {
     let v_mu = m.sample("v_mu", Normal::new(0.0, 2.0)?)?;
     let v_sigma = m.sample("v_sigma", HalfNormal::new(1.0)?)?;
-    let v = m.plate("subject", SUBJECTS, |m| {
-        m.sample("v", Normal::new(v_mu, v_sigma)?)
+    // v_s ~ Normal(v_mu, v_sigma), written non-centred (v_s = v_mu + v_sigma·z_s with
+    // z_s ~ Normal(0, 1)): the same model without the funnel between v_sigma and the
+    // v_s that makes NUTS diverge when the data per subject are few.
+    let z = m.plate("subject", SUBJECTS, |m| {
+        m.sample("v_z", Normal::new(0.0, 1.0)?)
     })?;
+    let v = m.deterministic("v", v_mu + v_sigma * z)?;
     let a = m.sample("a", Uniform::new(0.5, 2.0)?)?;
     let w = m.sample("w", Uniform::new(0.3, 0.7)?)?;
     let tau = m.sample("tau", Uniform::new(0.2, 1.8)?)?;
@@ -139,11 +154,7 @@ fn exact_model(m: &mut Model<'_>, d: &Data) -> Result<(), PplError> {
 
 /// (b) the MNLE likelihood: one θ row (v, a, w, τ) per cell, gathered per trial, so the
 /// estimator runs once per cell.
-fn mnle_model(
-    m: &mut Model<'_>,
-    d: &Data,
-    est: &dyn ConditionalDensity,
-) -> Result<(), PplError> {
+fn mnle_model(m: &mut Model<'_>, d: &Data, est: &dyn ConditionalDensity) -> Result<(), PplError> {
     let [drift, a, w, tau] = priors(m, d)?;
     let table = m.tape().stack(&[drift, a, w, tau]);
     m.plate("trial", d.trials(), |m| {
@@ -158,7 +169,7 @@ fn mnle_model(
 fn settings(ctx: &Ctx) -> Settings {
     Settings {
         num_warmup: if ctx.quick { 500 } else { 1000 },
-        num_draws: if ctx.quick { 500 } else { 1000 },
+        num_draws: 1000,
         num_chains: 4,
         target_accept: 0.9,
         seed: 20_261_125,
@@ -178,7 +189,11 @@ fn feasible_inits<F: ModelFn + Clone>(
 ) -> anyhow::Result<Init> {
     let probe = ModelDensity::new(model.clone())?;
     let dim = probe.layout().dim;
-    let fastest = rows.iter().step_by(2).copied().fold(f64::INFINITY, f64::min);
+    let fastest = rows
+        .iter()
+        .step_by(2)
+        .copied()
+        .fold(f64::INFINITY, f64::min);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut points = Vec::with_capacity(chains);
     for c in 0..chains {
@@ -209,7 +224,8 @@ fn columns(run: &Run, names: &[&str]) -> anyhow::Result<Vec<f64>> {
 /// Runs both likelihoods on one data set and compares them.
 fn variant(ctx: &Ctx, name: &str, strengths: &[f64], seed: u64) -> anyhow::Result<Outcome> {
     let truth = truth();
-    let data = simulate(&truth, strengths, seed)?;
+    let trials = if ctx.quick { TRIALS_QUICK } else { TRIALS };
+    let data = simulate(&truth, strengths, trials, seed)?;
     let est = &trained_mnle(ctx)?.estimator;
     let d = &data;
     let exact_fn = move |m: &mut Model<'_>| exact_model(m, d);
@@ -221,20 +237,25 @@ fn variant(ctx: &Ctx, name: &str, strengths: &[f64], seed: u64) -> anyhow::Resul
     let exact = cookie_nuts::run_with(ctx, &format!("{name}_exact"), exact_fn, &s, true)?;
     let mnle = cookie_nuts::run_with(ctx, &format!("{name}_mnle"), mnle_fn, &s, true)?;
     let (a, b) = (columns(&exact, &GROUP)?, columns(&mnle, &GROUP)?);
-    let c2st = nle::c2st(RowsView::new(&a, GROUP.len())?, RowsView::new(&b, GROUP.len())?, 5)?;
+    let c2st = nle::c2st(
+        RowsView::new(&a, GROUP.len())?,
+        RowsView::new(&b, GROUP.len())?,
+        5,
+    )?;
 
-    let mut metrics = vec![Metric::at_most(
-        "C2ST MNLE vs exact, group-level draws",
-        c2st,
-        C2ST_GOAL,
-    )];
+    let c2st_name = "C2ST MNLE vs exact, group-level draws";
+    let mut metrics = vec![if ctx.quick {
+        Metric::info(c2st_name, c2st)
+    } else {
+        Metric::at_most(c2st_name, c2st, C2ST_GOAL)
+    }];
     let mut table = String::from(
         "| parameter | truth | exact mean | MNLE mean | exact sd | MNLE sd | exact R-hat | MNLE R-hat | exact bulk ESS | MNLE bulk ESS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (e, q) in exact.summary.rows.iter().zip(&mnle.summary.rows) {
-        let t = match e.name.strip_prefix("v.") {
-            Some(i) => truth.v[i.parse::<usize>()? - 1],
-            None => truth.value(&e.name),
+        let t = match e.name.strip_prefix("v_z.") {
+            Some(i) => truth.z[i.parse::<usize>()? - 1],
+            None => truth.value(&e.name)?,
         };
         let _ = writeln!(
             table,
@@ -242,10 +263,16 @@ fn variant(ctx: &Ctx, name: &str, strengths: &[f64], seed: u64) -> anyhow::Resul
             e.name, e.mean, q.mean, e.sd, q.sd, e.r_hat, q.r_hat, e.ess_bulk, q.ess_bulk
         );
         if GROUP.contains(&e.name.as_str()) {
-            metrics.push(Metric::at_most(
-                format!("{}: |exact mean − truth| / sd", e.name),
-                (e.mean - t).abs() / e.sd,
-                RECOVERY_SDS,
+            for (label, r) in [("exact", e), ("MNLE", q)] {
+                metrics.push(Metric::at_most(
+                    format!("{}: |{label} mean − truth| / {label} sd", e.name),
+                    (r.mean - t).abs() / r.sd,
+                    RECOVERY_SDS,
+                ));
+            }
+            metrics.push(Metric::info(
+                format!("{}: (MNLE mean − exact mean) / exact sd", e.name),
+                (q.mean - e.mean) / e.sd,
             ));
         }
     }
@@ -258,7 +285,11 @@ fn variant(ctx: &Ctx, name: &str, strengths: &[f64], seed: u64) -> anyhow::Resul
             .map(|r| r.ess_bulk.min(r.ess_tail))
             .fold(f64::INFINITY, f64::min);
         metrics.push(Metric::at_most(format!("{label}: max R-hat"), rhat, 1.01));
-        metrics.push(Metric::at_least(format!("{label}: min bulk/tail ESS"), ess, 400.0));
+        metrics.push(Metric::at_least(
+            format!("{label}: min bulk/tail ESS"),
+            ess,
+            400.0,
+        ));
         metrics.push(Metric::at_most(
             format!("{label}: divergences"),
             run.divergences() as f64,
@@ -275,8 +306,10 @@ fn variant(ctx: &Ctx, name: &str, strengths: &[f64], seed: u64) -> anyhow::Resul
         &panels,
     )?;
     let summary = format!(
-        "C2ST {c2st:.3} (goal ≤ {C2ST_GOAL}); wall exact {:.1} s, MNLE {:.1} s",
-        exact.seconds, mnle.seconds
+        "C2ST {c2st:.3} (goal ≤ {C2ST_GOAL}{}); wall exact {:.1} s, MNLE {:.1} s",
+        if ctx.quick { " in the full run" } else { "" },
+        exact.seconds,
+        mnle.seconds
     );
     Ok(Outcome::from_metrics(summary, metrics).section("Exact vs MNLE posteriors", table))
 }

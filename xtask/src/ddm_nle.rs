@@ -206,7 +206,10 @@ pub(crate) fn training(ctx: &Ctx) -> anyhow::Result<Outcome> {
     for (i, theta) in MEDIAN_POINTS.iter().enumerate() {
         let kl = kl_per_trial(est, theta, 20_000, i)?;
         worst_kl = worst_kl.max(kl);
-        metrics.push(Metric::info(format!("KL(p ‖ q) per trial at θ = {theta:?}"), kl));
+        metrics.push(Metric::info(
+            format!("KL(p ‖ q) per trial at θ = {theta:?}"),
+            kl,
+        ));
     }
     metrics.push(Metric::at_most(
         "max KL(p ‖ q) per trial (nats), Monte Carlo over simulated trials",
@@ -321,11 +324,19 @@ fn learned_median(est: &Mnle, theta: &[f64; 4], choice: f64) -> anyhow::Result<f
 fn kl_per_trial(est: &Mnle, theta: &[f64; 4], n: usize, seed: usize) -> anyhow::Result<f64> {
     let point = BoxUniform::new(theta.to_vec(), theta.map(|t| t + 1e-9).to_vec())?;
     let sims = nle::simulate(&point, &Ddm::new(), n, 700 + seed as u64, None)?;
-    let xs: Vec<f64> = sims.simulations.iter().flat_map(|(_, x)| x.to_vec()).collect();
+    let xs: Vec<f64> = sims
+        .simulations
+        .iter()
+        .flat_map(|(_, x)| x.to_vec())
+        .collect();
     let lp = wiener_log_density(theta, &xs)?;
     let contexts: Vec<f64> = theta.iter().copied().cycle().take(4 * lp.len()).collect();
     let mut lq = vec![0.0; lp.len()];
-    est.log_prob_batch(RowsView::new(&xs, 2)?, RowsView::new(&contexts, 4)?, &mut lq)?;
+    est.log_prob_batch(
+        RowsView::new(&xs, 2)?,
+        RowsView::new(&contexts, 4)?,
+        &mut lq,
+    )?;
     Ok(lp.iter().zip(&lq).map(|(p, q)| p - q).sum::<f64>() / lp.len() as f64)
 }
 
