@@ -7,7 +7,7 @@ use super::{Distribution, Param, broadcast_shapes, broadcast_values, is_count, s
 use crate::ad::{Operand, Shape, Tape, Var};
 use crate::constraint::Constraint;
 use crate::error::PplError;
-use crate::special::ln_gamma;
+use crate::special::ln_factorial;
 
 /// Above this many trials (2⁵³) counts are no longer exact in f64, so draws use the
 /// normal approximation instead of `rand_distr`'s exact sampler.
@@ -61,7 +61,7 @@ fn binomial_lp(k: f64, n: f64, p: f64, d: &mut f64) -> f64 {
         return f64::NEG_INFINITY;
     }
     let m = n - k;
-    let mut v = ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(m + 1.0);
+    let mut v = ln_factorial(n) - ln_factorial(k) - ln_factorial(m);
     let mut dp = 0.0;
     if k > 0.0 {
         v += k * p.ln();

@@ -9,7 +9,7 @@ use super::{Distribution, Param, broadcast_shapes, broadcast_values, is_count, s
 use crate::ad::{Operand, Shape, Tape, Var};
 use crate::constraint::Constraint;
 use crate::error::PplError;
-use crate::special::{digamma, ln_gamma};
+use crate::special::{digamma, ln_factorial, ln_gamma};
 
 /// NegativeBinomial(r, p): the number of successes k before the r-th failure, each trial
 /// succeeding with probability p:
@@ -112,7 +112,7 @@ fn nb_kernel(k: f64, r: f64, ln_p: f64, ln_1mp: f64) -> Option<(f64, f64)> {
     if !is_count(k) {
         return None;
     }
-    let mut v = ln_gamma(k + r) - ln_gamma(r) - ln_gamma(k + 1.0) + r * ln_1mp;
+    let mut v = ln_gamma(k + r) - ln_gamma(r) - ln_factorial(k) + r * ln_1mp;
     if k > 0.0 {
         v += k * ln_p;
     }
