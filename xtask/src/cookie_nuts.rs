@@ -122,7 +122,7 @@ pub(crate) fn run_with<F: ModelFn + Clone + Sync>(
         mcmc::io::write_cmdstan_csvs(&dir, name, &out_chains, &names, settings)
             .context("writing cmdstan CSV")?;
         ctx.println(&format!(
-            "{name} cookie model, NUTS ({} chains × {} draws):\n{summary}",
+            "{name}: NUTS ({} chains × {} draws):\n{summary}",
             chains.len(),
             settings.num_draws
         ));
