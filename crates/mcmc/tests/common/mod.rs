@@ -198,3 +198,18 @@ pub fn assert_within(what: &str, bm: &BatchMeans, truth: f64, k: f64) {
         bm.ess
     );
 }
+
+/// Checks the first two moments of every coordinate of draws from `LogGamma` with shape
+/// 1/2 and the given scales: y = x / scale has E y = ψ(1/2) = −γ − 2 ln 2 and
+/// Var y = ψ′(1/2) = π²/2; each within `k` MCSE (batch means of `batch` draws).
+pub fn assert_log_gamma_half_moments(chains: &[Chain], scales: &[f64], batch: usize, k: f64) {
+    let mean = -0.577_215_664_901_532_9 - 2.0 * std::f64::consts::LN_2;
+    let var = std::f64::consts::PI.powi(2) / 2.0;
+    for (j, s) in scales.iter().enumerate() {
+        let m1 = batch_means(&series(chains, j, |x| x / s), batch, var);
+        assert_within(&format!("E y[{j}]"), &m1, mean, k);
+        // The true variance of y² is not needed: the MCSE comes from the batch means.
+        let m2 = batch_means(&series(chains, j, |x| (x / s).powi(2)), batch, f64::NAN);
+        assert_within(&format!("E y[{j}]²"), &m2, var + mean * mean, k);
+    }
+}
