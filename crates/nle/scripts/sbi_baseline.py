@@ -32,6 +32,8 @@ after 20 epochs without improvement, gradient norm clipped at 5).
 
 import argparse
 import json
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -149,6 +151,7 @@ def train(name, estimator, prior, theta, x, max_epochs):
     t = time.perf_counter()
     inference.train(max_num_epochs=max_epochs)
     seconds = time.perf_counter() - t
+    print(flush=True)  # ends sbi's "converged after N epochs" line
     s = inference._summary
     epochs = int(s["epochs_trained"][-1])
     return {
@@ -171,6 +174,8 @@ def main():
     p.add_argument("--max-epochs", type=int, default=2**31 - 1, help="for a smoke test")
     p.add_argument("--only", choices=["cookie", "gaussian_linear"])
     a = p.parse_args()
+    # sbi's default tracker writes TensorBoard logs to ./sbi-logs: keep them out of the repository.
+    os.chdir(tempfile.mkdtemp(prefix="sbi-baseline-"))
     print(f"torch {torch.__version__}, sbi {sbi.__version__}, numpy {np.__version__}")
     for k in a.threads:
         torch.set_num_threads(k)
