@@ -2,11 +2,6 @@
 //!
 //! Text needs a font: DejaVu Sans is loaded from the system when present; without it
 //! the figures are drawn without labels rather than not at all.
-#![allow(
-    dead_code,
-    reason = "used by the neural-likelihood cookie checks of issue 8, which land next"
-)]
-
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -78,6 +73,11 @@ fn common_range(a: &[f64], b: &[f64]) -> (f64, f64) {
 
 /// A region of a PNG figure.
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
 
 /// A white figure for `n` panels (at most 4 per row, each `w × h` pixels) with `title`
 /// on top when a font is available: the figure's root and the panel areas.
@@ -101,6 +101,27 @@ fn panel_grid<'a>(
     Ok((root, areas))
 }
 
+/// A chart with f64 axes on `area`; with a font, the caption and the label areas
+/// (`label_area`: x, y sizes). Each plot configures its own mesh.
+fn chart<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: &str,
+    (caption_size, margin): (u32, u32),
+    (x_area, y_area): (u32, u32),
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> anyhow::Result<Chart<'a, 'b>> {
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(margin);
+    if have_font() {
+        builder
+            .caption(caption, ("sans-serif", caption_size))
+            .x_label_area_size(x_area)
+            .y_label_area_size(y_area);
+    }
+    builder.build_cartesian_2d(x, y).map_err(err)
+}
+
 /// One panel per parameter: the posterior density of the exact-likelihood draws (blue)
 /// and of the neural-likelihood draws (red), as normalized histograms.
 pub(crate) fn density_overlay(
@@ -117,15 +138,7 @@ pub(crate) fn density_overlay(
             histogram_line(nle, lo, hi, 40),
         );
         let top = a.iter().chain(&b).map(|p| p.1).fold(0.0, f64::max) * 1.1 + 1e-12;
-        let mut builder = ChartBuilder::on(area);
-        builder.margin(8);
-        if labels {
-            builder
-                .caption(name, ("sans-serif", 16))
-                .x_label_area_size(25)
-                .y_label_area_size(40);
-        }
-        let mut chart = builder.build_cartesian_2d(lo..hi, 0.0..top).map_err(err)?;
+        let mut chart = chart(area, name, (16, 8), (25, 40), lo..hi, 0.0..top)?;
         if labels {
             chart
                 .configure_mesh()
@@ -179,15 +192,7 @@ pub(crate) fn shrinkage(
         all.iter().copied().fold(f64::INFINITY, f64::min) - 0.5,
         all.iter().copied().fold(f64::NEG_INFINITY, f64::max) + 0.5,
     );
-    let mut builder = ChartBuilder::on(&root);
-    builder.margin(12);
-    if labels {
-        builder
-            .caption(title, ("sans-serif", 18))
-            .x_label_area_size(35)
-            .y_label_area_size(45);
-    }
-    let mut chart = builder.build_cartesian_2d(lo..hi, lo..hi).map_err(err)?;
+    let mut chart = chart(&root, title, (18, 12), (35, 45), lo..hi, lo..hi)?;
     if labels {
         chart
             .configure_mesh()
@@ -229,17 +234,7 @@ pub(crate) fn rank_histograms(
         let total: usize = counts.iter().sum();
         let expected = total as f64 / bins as f64;
         let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.2;
-        let mut builder = ChartBuilder::on(area);
-        builder.margin(8);
-        if labels {
-            builder
-                .caption(name, ("sans-serif", 16))
-                .x_label_area_size(25)
-                .y_label_area_size(35);
-        }
-        let mut chart = builder
-            .build_cartesian_2d(0.0..bins as f64, 0.0..top)
-            .map_err(err)?;
+        let mut chart = chart(area, name, (16, 8), (25, 35), 0.0..bins as f64, 0.0..top)?;
         if labels {
             chart.configure_mesh().disable_mesh().draw().map_err(err)?;
         }
@@ -278,15 +273,7 @@ pub(crate) fn pair_scatter(
         .iter()
         .zip([("reference", reference, BLUE), ("NLE", approx, RED)])
     {
-        let mut builder = ChartBuilder::on(area);
-        builder.margin(8);
-        if labels {
-            builder
-                .caption(name, ("sans-serif", 16))
-                .x_label_area_size(25)
-                .y_label_area_size(40);
-        }
-        let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?;
+        let mut chart = chart(area, name, (16, 8), (25, 40), x0..x1, y0..y1)?;
         if labels {
             chart
                 .configure_mesh()
