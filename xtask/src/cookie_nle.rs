@@ -101,13 +101,7 @@ fn train(ctx: &Ctx) -> anyhow::Result<Trained> {
         config.seed,
     )?;
     let bar = ctx.progress_bar(0, "training the cookie NLE (epochs)");
-    let on_epoch = |s: &EpochStats| {
-        bar.set_message(format!(
-            "epoch {}: validation loss {:.4}",
-            s.epoch, s.validation_loss
-        ));
-        bar.inc(1);
-    };
+    let on_epoch = |s: &EpochStats| Ctx::show_epoch(&bar, s);
     let arch = architecture();
     let mut estimator = nle::BuildEstimator::build(
         &arch,
@@ -238,10 +232,9 @@ fn compare(
         c2st,
         C2ST_GOAL,
     ));
-    let rhat = nle.summary.rows.iter().map(|r| r.r_hat).fold(0.0, f64::max);
     metrics.push(Metric::at_most(
         format!("{model}: NLE max R-hat"),
-        rhat,
+        nle.max_rhat(),
         1.01,
     ));
     metrics.push(Metric::at_most(
@@ -249,13 +242,10 @@ fn compare(
         nle.divergences() as f64,
         0.0,
     ));
-    let panels: Vec<(String, Vec<f64>, Vec<f64>)> = (0..k)
-        .map(|j| (exact.names[j].clone(), exact.column(j), nle.column(j)))
-        .collect();
     plots::density_overlay(
         &ctx.output_path(&format!("{model}_exact_vs_nle.png"))?,
         &format!("{model} cookie model: exact (blue) vs NLE (red)"),
-        &panels,
+        &exact.overlay_panels(nle),
     )?;
     Ok(())
 }

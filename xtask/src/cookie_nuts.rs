@@ -56,6 +56,23 @@ impl Run {
         self.chains.iter().map(Chain::divergences).sum()
     }
 
+    /// The largest R-hat over the parameters.
+    pub(crate) fn max_rhat(&self) -> f64 {
+        self.summary
+            .rows
+            .iter()
+            .map(|r| r.r_hat)
+            .fold(0.0, f64::max)
+    }
+
+    /// Per parameter, its draws here and in `other` (the same model with another
+    /// likelihood): the panels of [`crate::plots::density_overlay`].
+    pub(crate) fn overlay_panels(&self, other: &Run) -> Vec<(String, Vec<f64>, Vec<f64>)> {
+        (0..self.names.len())
+            .map(|j| (self.names[j].clone(), self.column(j), other.column(j)))
+            .collect()
+    }
+
     pub(crate) fn grad_evals(&self) -> u64 {
         self.chains.iter().map(|c| c.grad_evals).sum()
     }
@@ -342,7 +359,7 @@ fn hierarchical_with(ctx: &Ctx, name: &str, settings: &Settings) -> anyhow::Resu
         .iter()
         .map(|r| format!("{:.3}", r.mean))
         .collect();
-    let worst_rhat = run.summary.rows.iter().map(|r| r.r_hat).fold(0.0, f64::max);
+    let worst_rhat = run.max_rhat();
     let summary = format!(
         "lam [{}], max R-hat {worst_rhat:.3}, {} divergences, {:.1} s",
         means.join(", "),

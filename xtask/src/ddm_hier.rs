@@ -277,14 +277,17 @@ fn variant(ctx: &Ctx, name: &str, strengths: &[f64], seed: u64) -> anyhow::Resul
         }
     }
     for (label, run) in [("exact", &exact), ("MNLE", &mnle)] {
-        let rhat = run.summary.rows.iter().map(|r| r.r_hat).fold(0.0, f64::max);
         let ess = run
             .summary
             .rows
             .iter()
             .map(|r| r.ess_bulk.min(r.ess_tail))
             .fold(f64::INFINITY, f64::min);
-        metrics.push(Metric::at_most(format!("{label}: max R-hat"), rhat, 1.01));
+        metrics.push(Metric::at_most(
+            format!("{label}: max R-hat"),
+            run.max_rhat(),
+            1.01,
+        ));
         metrics.push(Metric::at_least(
             format!("{label}: min bulk/tail ESS"),
             ess,
@@ -297,13 +300,10 @@ fn variant(ctx: &Ctx, name: &str, strengths: &[f64], seed: u64) -> anyhow::Resul
         ));
         metrics.push(Metric::info(format!("{label}: wall time (s)"), run.seconds));
     }
-    let panels: Vec<(String, Vec<f64>, Vec<f64>)> = (0..exact.names.len())
-        .map(|j| (exact.names[j].clone(), exact.column(j), mnle.column(j)))
-        .collect();
     plots::density_overlay(
         &ctx.output_path(&format!("{name}_exact_vs_mnle.png"))?,
         &format!("hierarchical DDM ({name}): exact (blue) vs MNLE (red)"),
-        &panels,
+        &exact.overlay_panels(&mnle),
     )?;
     let summary = format!(
         "C2ST {c2st:.3} (goal ≤ {C2ST_GOAL}{}); wall exact {:.1} s, MNLE {:.1} s",

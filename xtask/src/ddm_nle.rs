@@ -64,13 +64,7 @@ fn train(ctx: &Ctx) -> anyhow::Result<TrainedMnle> {
     let simulation_seconds = start.elapsed().as_secs_f64();
     let data = Dataset::new(&sims.simulations, config.validation_fraction, config.seed)?;
     let bar = ctx.progress_bar(0, "training the DDM MNLE (epochs)");
-    let on_epoch = |s: &EpochStats| {
-        bar.set_message(format!(
-            "epoch {}: validation loss {:.4}",
-            s.epoch, s.validation_loss
-        ));
-        bar.inc(1);
-    };
+    let on_epoch = |s: &EpochStats| Ctx::show_epoch(&bar, s);
     // sbi's build_mnle: categorical net for the choice, NSF for ln rt given (θ, choice).
     let mut estimator = nle::BuildEstimator::build(
         &MnleConfig::new(0, 1),
@@ -322,13 +316,7 @@ fn learned_median(est: &Mnle, theta: &[f64; 4], choice: f64) -> anyhow::Result<f
 /// KL(p ‖ q) per trial at θ: the mean of log p − log q over `n` simulated trials (its
 /// Monte-Carlo sd is about sd(log p − log q)/√n, well under 0.01 nats here).
 fn kl_per_trial(est: &Mnle, theta: &[f64; 4], n: usize, seed: usize) -> anyhow::Result<f64> {
-    let point = BoxUniform::new(theta.to_vec(), theta.map(|t| t + 1e-9).to_vec())?;
-    let sims = nle::simulate(&point, &Ddm::new(), n, 700 + seed as u64, None)?;
-    let xs: Vec<f64> = sims
-        .simulations
-        .iter()
-        .flat_map(|(_, x)| x.to_vec())
-        .collect();
+    let xs = trials_at(theta, n, 700 + seed as u64)?;
     let lp = wiener_log_density(theta, &xs)?;
     let contexts: Vec<f64> = theta.iter().copied().cycle().take(4 * lp.len()).collect();
     let mut lq = vec![0.0; lp.len()];
@@ -340,13 +328,22 @@ fn kl_per_trial(est: &Mnle, theta: &[f64; 4], n: usize, seed: usize) -> anyhow::
     Ok(lp.iter().zip(&lq).map(|(p, q)| p - q).sum::<f64>() / lp.len() as f64)
 }
 
+/// `n` simulated trials at θ, rows `[rt, choice]`: θ as a box of width 10⁻⁹ (a prior
+/// that draws θ), so `nle::simulate` runs them in parallel, one stream per index.
+fn trials_at(theta: &[f64; 4], n: usize, seed: u64) -> anyhow::Result<Vec<f64>> {
+    let point = BoxUniform::new(theta.to_vec(), theta.map(|t| t + 1e-9).to_vec())?;
+    let sims = nle::simulate(&point, &Ddm::new(), n, seed, None)?;
+    Ok(sims
+        .simulations
+        .iter()
+        .flat_map(|(_, x)| x.to_vec())
+        .collect())
+}
+
 /// Median rt of `n` simulations at θ, per choice (lower, upper).
 fn simulated_medians(theta: &[f64; 4], n: usize, seed: usize) -> anyhow::Result<[f64; 2]> {
-    // θ as a box of width 10⁻⁹ (a prior that draws θ): parallel, one stream per index.
-    let point = BoxUniform::new(theta.to_vec(), theta.map(|t| t + 1e-9).to_vec())?;
-    let sims = nle::simulate(&point, &Ddm::new(), n, 900 + seed as u64, None)?;
     let mut rts = [Vec::new(), Vec::new()];
-    for (_, x) in sims.simulations.iter() {
+    for x in trials_at(theta, n, 900 + seed as u64)?.chunks_exact(2) {
         rts[usize::from(x[1] == 1.0)].push(x[0]);
     }
     let median = |v: &mut Vec<f64>| -> anyhow::Result<f64> {

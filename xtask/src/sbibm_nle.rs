@@ -104,13 +104,7 @@ fn train(
         ..TrainConfig::default()
     };
     let bar = ctx.progress_bar(0, &format!("training NLE, {}", task.info().name));
-    let on_epoch = |s: &EpochStats| {
-        bar.set_message(format!(
-            "epoch {}: validation loss {:.4}",
-            s.epoch, s.validation_loss
-        ));
-        bar.inc(1);
-    };
+    let on_epoch = |s: &EpochStats| Ctx::show_epoch(&bar, s);
     let progress = Progress {
         simulations: None,
         epochs: Some(&on_epoch),
@@ -389,13 +383,7 @@ pub(crate) fn gaussian_linear(ctx: &Ctx) -> anyhow::Result<Outcome> {
     };
     let task = GaussianLinear::new();
     let mut r = run_task(ctx, &task, &spec)?;
-    let rhat = r
-        .run
-        .summary
-        .rows
-        .iter()
-        .map(|r| r.r_hat)
-        .fold(0.0, f64::max);
+    let rhat = r.run.max_rhat();
     let ess = r
         .run
         .summary

@@ -53,6 +53,16 @@ impl Ctx {
         self.progress.bar(len, what)
     }
 
+    /// Shows a training epoch on a bar from [`Ctx::progress_bar`]: its number and
+    /// validation loss (the bar counts epochs).
+    pub(crate) fn show_epoch(bar: &ProgressBar, s: &nle::EpochStats) {
+        bar.set_message(format!(
+            "epoch {}: validation loss {:.4}",
+            s.epoch, s.validation_loss
+        ));
+        bar.inc(1);
+    }
+
     /// Prints `text` above the progress bars (summary tables worth seeing at once).
     pub(crate) fn println(&self, text: &str) {
         for line in text.lines() {
