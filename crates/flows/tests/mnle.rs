@@ -5,10 +5,7 @@
 mod common;
 
 use common::{line, rng};
-use flows::{
-    Adam, AdamConfig, ConditionalDensity, FlowError, Mnle, MnleConfig, NsfConfig, Persist, Rows,
-    Trainable,
-};
+use flows::{ConditionalDensity, FlowError, Mnle, MnleConfig, NsfConfig, Persist, Rows, Trainable};
 use proptest::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -247,21 +244,7 @@ fn training_recovers_the_simulator() {
             / xv.len() as f64
     };
     let before = gap(&q);
-    let mut adam = Adam::new(
-        AdamConfig {
-            learning_rate: 1e-3,
-            ..AdamConfig::default()
-        },
-        q.parameters().len(),
-    )
-    .unwrap();
-    for _epoch in 0..40 {
-        for k in 0..x.len() / 100 {
-            let (s, e) = (k * 100, k * 100 + 100);
-            q.train_step(&mut adam, x.view().slice(s, e), theta.view().slice(s, e))
-                .unwrap();
-        }
-    }
+    common::train_epochs(&mut q, &x, &theta, 1e-3, 40);
     let after = gap(&q);
     assert!(before > 0.3, "untrained gap {before}");
     assert!(

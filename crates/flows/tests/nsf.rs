@@ -6,8 +6,7 @@ mod common;
 
 use common::{line, rng};
 use flows::{
-    Adam, AdamConfig, ConditionalDensity, FlowError, Maf, MafConfig, Nsf, NsfConfig, Persist, Rows,
-    Trainable,
+    ConditionalDensity, FlowError, Maf, MafConfig, Nsf, NsfConfig, Persist, Rows, Trainable,
 };
 use proptest::prelude::*;
 use rand::RngExt;
@@ -225,25 +224,8 @@ fn training_recovers_a_skewed_1d_density() {
             .sum::<f64>()
             / xv.len() as f64
     };
-    fn train<Q: Trainable>(q: &mut Q, x: &Rows, theta: &Rows) {
-        let mut adam = Adam::new(
-            AdamConfig {
-                learning_rate: 2e-3,
-                ..AdamConfig::default()
-            },
-            q.parameters().len(),
-        )
-        .unwrap();
-        for _epoch in 0..40 {
-            for k in 0..x.len() / 100 {
-                let (s, e) = (k * 100, k * 100 + 100);
-                q.train_step(&mut adam, x.view().slice(s, e), theta.view().slice(s, e))
-                    .unwrap();
-            }
-        }
-    }
     let mut q = Nsf::new(&small(), x.view(), theta.view(), 15).unwrap();
-    train(&mut q, &x, &theta);
+    common::train_epochs(&mut q, &x, &theta, 2e-3, 40);
     let mut maf = Maf::new(
         &MafConfig {
             hidden_features: 16,
@@ -255,7 +237,7 @@ fn training_recovers_a_skewed_1d_density() {
         15,
     )
     .unwrap();
-    train(&mut maf, &x, &theta);
+    common::train_epochs(&mut maf, &x, &theta, 2e-3, 40);
     let (g_nsf, g_maf) = (gap(&q), gap(&maf));
     assert!(g_nsf < 0.05, "NSF gap {g_nsf} nats (MAF {g_maf})");
     assert!(

@@ -248,20 +248,25 @@ pub fn linear_gaussian_gaps<Q: Trainable>(
     };
     let mut q = make(x.view(), theta.view());
     let before = gap(&q);
+    train_epochs(&mut q, &x, &theta, 2e-3, 40);
+    (before, gap(&q))
+}
+
+/// `epochs` passes of Adam (learning rate `lr`) over `(x, θ)` in batches of 100 rows.
+pub fn train_epochs<Q: Trainable>(q: &mut Q, x: &Rows, theta: &Rows, lr: f64, epochs: usize) {
     let mut adam = flows::Adam::new(
         flows::AdamConfig {
-            learning_rate: 2e-3,
+            learning_rate: lr,
             ..flows::AdamConfig::default()
         },
         q.parameters().len(),
     )
     .unwrap();
-    for _epoch in 0..40 {
+    for _epoch in 0..epochs {
         for k in 0..x.len() / 100 {
             let (s, e) = (k * 100, k * 100 + 100);
             q.train_step(&mut adam, x.view().slice(s, e), theta.view().slice(s, e))
                 .unwrap();
         }
     }
-    (before, gap(&q))
 }
