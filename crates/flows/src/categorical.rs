@@ -372,6 +372,22 @@ impl ConditionalDensity for CategoricalMass {
 }
 
 /// Checks a batch of rows with per-row contexts against an estimator.
+/// The checks every `loss_grad` starts with: a consistent, non-empty batch and a
+/// gradient buffer of `n_params` values.
+pub(crate) fn check_loss_batch(
+    q: &dyn ConditionalDensity,
+    xs: RowsView<'_>,
+    contexts: RowsView<'_>,
+    grad: &[f64],
+    n_params: usize,
+) -> Result<(), FlowError> {
+    check_batch(q, xs, contexts, xs.len())?;
+    if xs.is_empty() {
+        return Err(FlowError::Empty { what: "xs" });
+    }
+    check_len(grad, n_params, "grad")
+}
+
 pub(crate) fn check_batch(
     q: &dyn ConditionalDensity,
     xs: RowsView<'_>,
@@ -415,11 +431,7 @@ impl Trainable for CategoricalMass {
         contexts: RowsView<'_>,
         grad: &mut [f64],
     ) -> Result<f64, FlowError> {
-        check_batch(self, xs, contexts, xs.len())?;
-        if xs.is_empty() {
-            return Err(FlowError::Empty { what: "xs" });
-        }
-        check_len(grad, self.params.len(), "grad")?;
+        check_loss_batch(self, xs, contexts, grad, self.params.len())?;
         let idx: Vec<usize> = xs
             .as_slice()
             .iter()

@@ -6,7 +6,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::categorical::{self, check_batch};
+use crate::categorical::{self, check_batch, check_loss_batch};
 use crate::io::{self, Persist};
 use crate::nsf;
 use crate::rows::{check_finite_vec, check_len, check_rows};
@@ -340,11 +340,7 @@ impl Trainable for Mnle {
         contexts: RowsView<'_>,
         grad: &mut [f64],
     ) -> Result<f64, FlowError> {
-        check_batch(self, xs, contexts, xs.len())?;
-        if xs.is_empty() {
-            return Err(FlowError::Empty { what: "xs" });
-        }
-        check_len(grad, self.params.len(), "grad")?;
+        check_loss_batch(self, xs, contexts, grad, self.params.len())?;
         let (ys, jac, fctx) = self.split().training(xs, contexts)?;
         let dcol: Vec<f64> = xs.iter().map(|x| x[self.flow.x_dim()]).collect();
         let nd = self.discrete.parameters().len();
