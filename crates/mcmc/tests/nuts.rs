@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    LogGamma, Normal, assert_log_gamma_half_moments, assert_within, batch_means, mean_accept,
-    series,
+    LogGamma, Normal, assert_log_gamma_half_moments, assert_standard_normal_moments, assert_within,
+    batch_means, mean_accept, series,
 };
 use mcmc::{Algorithm, Chain, InverseMetric, Settings, sample, sample_chain};
 
@@ -27,15 +27,7 @@ fn standard_normal_100d_moments() -> anyhow::Result<()> {
     };
     let chains = sample(|_| Normal::standard(100), &settings, None)?;
     assert_eq!(chains.len(), 4);
-    let mut min_ess = f64::INFINITY;
-    for j in 0..100 {
-        // E x = 0 with Var x = 1; E x² = 1 with Var x² = 2.
-        let m1 = batch_means(&series(&chains, j, |x| x), BATCH, 1.0);
-        let m2 = batch_means(&series(&chains, j, |x| x * x), BATCH, 2.0);
-        assert_within(&format!("mean of x[{j}]"), &m1, 0.0, K);
-        assert_within(&format!("mean of x[{j}]²"), &m2, 1.0, K);
-        min_ess = min_ess.min(m1.ess).min(m2.ess);
-    }
+    let min_ess = assert_standard_normal_moments(&chains, 100, BATCH, K);
     // NUTS on a normal is efficient: far from a sticky chain (4000 draws in all).
     assert!(min_ess > 500.0, "smallest ESS {min_ess}");
     assert!(chains.iter().all(|c| c.divergences() == 0));

@@ -213,3 +213,19 @@ pub fn assert_log_gamma_half_moments(chains: &[Chain], scales: &[f64], batch: us
         assert_within(&format!("E y[{j}]²"), &m2, var + mean * mean, k);
     }
 }
+
+/// Checks draws of a `dim`-dimensional standard normal: E x = 0 and E x² = 1 for every
+/// coordinate within `k` MCSE (batch means of `batch` draws); returns the smallest ESS
+/// of those estimates.
+pub fn assert_standard_normal_moments(chains: &[Chain], dim: usize, batch: usize, k: f64) -> f64 {
+    let mut min_ess = f64::INFINITY;
+    for j in 0..dim {
+        // E x = 0 with Var x = 1; E x² = 1 with Var x² = 2.
+        let m1 = batch_means(&series(chains, j, |x| x), batch, 1.0);
+        let m2 = batch_means(&series(chains, j, |x| x * x), batch, 2.0);
+        assert_within(&format!("mean of x[{j}]"), &m1, 0.0, k);
+        assert_within(&format!("mean of x[{j}]²"), &m2, 1.0, k);
+        min_ess = min_ess.min(m1.ess).min(m2.ess);
+    }
+    min_ess
+}
