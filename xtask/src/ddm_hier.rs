@@ -119,8 +119,8 @@ fn simulate(truth: &Truth, strengths: &[f64], trials: usize, seed: u64) -> anyho
     Ok(Data {
         rows,
         cell,
-        cell_subject: (0..SUBJECTS * k).map(|c| c / k).collect(),
-        cell_strength: (0..SUBJECTS * k).map(|c| strengths[c % k]).collect(),
+        cell_subject: (0..truth.v.len() * k).map(|c| c / k).collect(),
+        cell_strength: (0..truth.v.len() * k).map(|c| strengths[c % k]).collect(),
     })
 }
 
@@ -342,12 +342,7 @@ pub(crate) fn speed(ctx: &Ctx) -> anyhow::Result<Outcome> {
         v: vec![0.8],
         ..truth()
     };
-    let ddm = Ddm::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(93);
-    let mut rows = Vec::with_capacity(2000);
-    for _ in 0..1000 {
-        rows.extend(ddm.simulate_vec(&[truth.v[0], truth.a, truth.w, truth.tau], &mut rng)?);
-    }
+    let rows = simulate(&truth, &[1.0], 1000, 93)?.rows;
     let est = &trained_mnle(ctx)?.estimator;
     let x = &rows;
     let exact_fn = move |m: &mut Model<'_>| {
