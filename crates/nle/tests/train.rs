@@ -7,7 +7,9 @@ use flows::{
     CategoricalConfig, CategoricalMass, ConditionalDensity, FlowError, Maf, MafConfig, RowsView,
     Trainable,
 };
-use nle::{BuildEstimator, Dataset, EpochStats, NleError, Progress, TrainConfig, train, train_on};
+use nle::{
+    BuildEstimator, Dataset, EpochStats, LrDecay, NleError, Progress, TrainConfig, train, train_on,
+};
 use simulators::tasks::{Cookie, TwoMoons};
 use simulators::{Likelihood, Task};
 
@@ -247,6 +249,22 @@ fn errors_are_values() {
             max_epochs: 0,
             ..TrainConfig::default()
         },
+        TrainConfig {
+            lr_decay: Some(LrDecay {
+                factor: 1.0,
+                times: 1,
+                patience: 5,
+            }),
+            ..TrainConfig::default()
+        },
+        TrainConfig {
+            lr_decay: Some(LrDecay {
+                factor: 0.5,
+                times: 1,
+                patience: 0,
+            }),
+            ..TrainConfig::default()
+        },
     ] {
         let e = train_on(&mut q, &data, &config, None).unwrap_err();
         assert!(matches!(e, NleError::InvalidConfig { .. }), "{e}");
@@ -274,4 +292,60 @@ fn errors_are_values() {
         matches!(e, NleError::Flow(FlowError::DimensionMismatch { .. })),
         "{e}"
     );
+}
+
+/// With `lr_decay` the run is sbi's until its first plateau (identical epochs), then
+/// continues from the best weights at factor × the rate, `times` times; the best
+/// validation loss can only fall, and the weights returned are the best epoch's.
+#[test]
+fn learning_rate_decay_continues_sbi_run_from_its_best_weights() {
+    let task = Cookie::new();
+    let sims = nle::simulate(task.prior(), &task, 2000, 3, None).unwrap();
+    let data = Dataset::new(&sims.simulations, 0.1, 3).unwrap();
+    let plain = TrainConfig {
+        seed: 3,
+        stop_after_epochs: 3,
+        ..TrainConfig::default()
+    };
+    let decayed = TrainConfig {
+        lr_decay: Some(LrDecay {
+            factor: 0.25,
+            times: 2,
+            patience: 2,
+        }),
+        ..plain.clone()
+    };
+    let fresh = CategoricalConfig::new(0, 150)
+        .build(data.train_x(), data.train_theta(), plain.init_seed())
+        .unwrap();
+    let (mut a, mut b) = (fresh.clone(), fresh);
+    let ra = train_on(&mut a, &data, &plain, None).unwrap();
+    let rb = train_on(&mut b, &data, &decayed, None).unwrap();
+    let losses = |r: &nle::TrainingReport| -> Vec<(f64, f64, f64)> {
+        r.history
+            .iter()
+            .map(|e| (e.train_loss, e.validation_loss, e.learning_rate))
+            .collect()
+    };
+    let (la, lb) = (losses(&ra), losses(&rb));
+    assert!(rb.converged && lb.len() > la.len());
+    assert_eq!(lb[..la.len()], la[..]);
+    let rates: Vec<f64> = lb.iter().map(|e| e.2).collect();
+    let mut distinct = rates.clone();
+    distinct.dedup();
+    assert_eq!(distinct, [5e-4, 5e-4 * 0.25, 5e-4 * 0.25 * 0.25]);
+    assert!(rb.best_validation_loss <= ra.best_validation_loss);
+    assert_eq!(
+        rb.best_validation_loss,
+        lb[rb.best_epoch - 1].1,
+        "the best epoch's loss"
+    );
+    assert!((validation_nll(&b, &data) - rb.best_validation_loss).abs() < 1e-12);
+    // the last stage (its rate from epoch `first_low`, the decay at the epoch before)
+    // ends `patience` = 2 epochs after its start or its best epoch, whichever is later
+    let first_low = 1 + rates
+        .iter()
+        .position(|&r| r == rates[lb.len() - 1])
+        .unwrap();
+    assert_eq!(lb.len(), rb.best_epoch.max(first_low - 1) + 2);
 }

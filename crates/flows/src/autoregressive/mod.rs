@@ -307,7 +307,21 @@ impl ArFlow {
         context: &[f64],
         grad: &mut [f64],
     ) -> Result<f64, FlowError> {
+        self.sum_log_prob_grads(xs, context, grad, None)
+    }
+    /// ∑ log q(xᵢ | θ), adding ∂/∂θ into `grad` and, if given, writing ∂ log q(xᵢ | θ)
+    /// / ∂xᵢ into `grad_x` (row-major like `xs`; left as is when the sum is −∞).
+    pub(crate) fn sum_log_prob_grads(
+        &self,
+        xs: RowsView<'_>,
+        context: &[f64],
+        grad: &mut [f64],
+        grad_x: Option<&mut [f64]>,
+    ) -> Result<f64, FlowError> {
         check_rows(xs, self.x_dim(), "xs")?;
+        if let Some(gx) = grad_x.as_deref() {
+            check_len(gx, xs.as_slice().len(), "grad_x")?;
+        }
         check_finite_vec(context, self.context_dim(), "context")?;
         check_len(grad, self.context_dim(), "grad")?;
         if xs.as_slice().iter().any(|v| v.is_infinite()) {
@@ -331,13 +345,23 @@ impl ArFlow {
             self.context_forward(c, e);
             de.fill(0.0);
             let mut total = 0.0;
+            let mut gx = grad_x.map(|g| (g, self.x_z.std()));
             if self.x_dim() == 1 {
-                total += self.rows_1d(xs, e, de, acts, (extra, tmp));
+                total += self.rows_1d(xs, e, de, acts, (extra, tmp), gx);
             } else {
-                for x in xs.iter() {
+                for (i, x) in xs.iter().enumerate() {
                     self.load_x(x, acts);
                     total += self.forward_row(e, acts);
                     self.backward_row(acts, de, None, tmp);
+                    // backward_row leaves ∂/∂(standardized x) in tmp[..D].
+                    if let Some((g, sd)) = gx.as_mut() {
+                        let d = self.x_dim();
+                        for ((g, du), sd) in
+                            g[i * d..(i + 1) * d].iter_mut().zip(&tmp[..d]).zip(*sd)
+                        {
+                            *g = du / sd;
+                        }
+                    }
                 }
             }
             total += xs.len() as f64 * self.x_z.log_abs_det();
@@ -375,6 +399,7 @@ impl ArFlow {
         de: &mut [f64],
         acts: &mut [f64],
         (extra, tmp): (&mut [f64], &mut [f64]),
+        mut grad_x: Option<(&mut [f64], &[f64])>,
     ) -> f64 {
         let (nt, m_out, hd) = (self.mades.len(), self.mult(), self.hidden());
         let stride = self.mades[0].acts_len();
@@ -396,7 +421,7 @@ impl ArFlow {
                 // Knots once per transform (the softmaxes are most of a spline's cost).
                 let knots: Vec<Knots> = (0..nt).map(|t| sp.knots(out(t))).collect();
                 let mut grads: Vec<KnotGrad> = (0..nt).map(|_| KnotGrad::new()).collect();
-                for x in xs.as_slice() {
+                for (i, x) in xs.as_slice().iter().enumerate() {
                     let mut u = (x - mu) / sd;
                     for (t, ut) in us.iter_mut().enumerate() {
                         *ut = u;
@@ -409,6 +434,9 @@ impl ArFlow {
                     for t in (0..nt).rev() {
                         ub = sp.backward_with(&knots[t], us[t], ub, &mut grads[t]);
                     }
+                    if let Some((g, _)) = grad_x.as_mut() {
+                        g[i] = ub / sd;
+                    }
                 }
                 for t in 0..nt {
                     sp.params_backward(
@@ -420,7 +448,7 @@ impl ArFlow {
                 }
             }
             Elementwise::Affine => {
-                for x in xs.as_slice() {
+                for (i, x) in xs.as_slice().iter().enumerate() {
                     let mut u = (x - mu) / sd;
                     for (t, ut) in us.iter_mut().enumerate() {
                         *ut = u;
@@ -438,6 +466,9 @@ impl ArFlow {
                         {
                             *a += b;
                         }
+                    }
+                    if let Some((g, _)) = grad_x.as_mut() {
+                        g[i] = ub / sd;
                     }
                 }
             }
