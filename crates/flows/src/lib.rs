@@ -53,6 +53,7 @@ mod mnle;
 mod nn;
 mod nsf;
 mod rows;
+mod softmax;
 mod spline;
 mod zscore;
 

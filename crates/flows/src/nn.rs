@@ -80,6 +80,42 @@ impl Activation {
     }
 }
 
+impl Activation {
+    /// [`Activation::apply`] on every element, with one dispatch per layer rather than
+    /// per element (so the loop can vectorize).
+    #[inline]
+    pub(crate) fn apply_all(self, v: &mut [f64]) {
+        fn each(v: &mut [f64], f: impl Fn(f64) -> f64) {
+            for x in v {
+                *x = f(*x);
+            }
+        }
+        match self {
+            Activation::Tanh => each(v, |x| Activation::Tanh.apply(x)),
+            Activation::Relu => each(v, |x| Activation::Relu.apply(x)),
+            Activation::Softplus => each(v, |x| Activation::Softplus.apply(x)),
+            Activation::Elu => each(v, |x| Activation::Elu.apply(x)),
+            Activation::Squareplus => each(v, |x| Activation::Squareplus.apply(x)),
+        }
+    }
+    /// d_i *= f'(x_i), written with the outputs `y`, one dispatch per layer.
+    #[inline]
+    pub(crate) fn scale_by_grad(self, d: &mut [f64], y: &[f64]) {
+        fn each(d: &mut [f64], y: &[f64], f: impl Fn(f64) -> f64) {
+            for (d, &y) in d.iter_mut().zip(y) {
+                *d *= f(y);
+            }
+        }
+        match self {
+            Activation::Tanh => each(d, y, |y| Activation::Tanh.grad_from_output(y)),
+            Activation::Relu => each(d, y, |y| Activation::Relu.grad_from_output(y)),
+            Activation::Softplus => each(d, y, |y| Activation::Softplus.grad_from_output(y)),
+            Activation::Elu => each(d, y, |y| Activation::Elu.grad_from_output(y)),
+            Activation::Squareplus => each(d, y, |y| Activation::Squareplus.grad_from_output(y)),
+        }
+    }
+}
+
 /// tanh to within 2 ulp, about twice as fast as `f64::tanh` (the networks' most
 /// frequent operation): Cephes' `tanh` — a rational approximation in x² for
 /// |x| ≤ 0.625, 1 − 2/(e^{2|x|} + 1) beyond.
@@ -332,20 +368,31 @@ impl Mlp {
     /// rest receives every layer's output (after the activation for hidden
     /// layers). Returns the network output (the tail of `acts`).
     pub(crate) fn forward<'a>(&self, p: &[f64], acts: &'a mut [f64]) -> &'a [f64] {
+        let end = self.forward_layers(p, acts, self.layers.len());
+        &acts[end - self.n_out()..end]
+    }
+    /// As [`Mlp::forward`] without the output layer; returns the output layer's input
+    /// (the last hidden layer's activations, or the network input if there is none).
+    pub(crate) fn forward_hidden<'a>(&self, p: &[f64], acts: &'a mut [f64]) -> &'a [f64] {
+        let n = self.layers.len().saturating_sub(1);
+        let end = self.forward_layers(p, acts, n);
+        let width = self.layers.get(n).map_or(0, |l| l.n_in);
+        &acts[end - width..end]
+    }
+    /// Runs the first `n` layers; returns the end of the last output in `acts`.
+    fn forward_layers(&self, p: &[f64], acts: &mut [f64], n: usize) -> usize {
         let mut start = self.n_in();
         let last = self.layers.len() - 1;
-        for (k, l) in self.layers.iter().enumerate() {
+        for (k, l) in self.layers[..n].iter().enumerate() {
             let (done, rest) = acts.split_at_mut(start);
             let out = &mut rest[..l.n_out];
             l.forward(p, &done[start - l.n_in..], out);
             if k != last {
-                for v in out.iter_mut() {
-                    *v = self.activation.apply(*v);
-                }
+                self.activation.apply_all(out);
             }
             start += l.n_out;
         }
-        &acts[start - self.n_out()..start]
+        start
     }
     /// Backward pass from `dout` (adjoint of the output) after [`Mlp::forward`]
     /// filled `acts`: writes the input adjoint into `dx` if given, adds the
@@ -356,20 +403,53 @@ impl Mlp {
         acts: &[f64],
         dout: &[f64],
         dx: Option<&mut [f64]>,
+        grad: Option<&mut [f64]>,
+        tmp: &mut [f64],
+    ) {
+        self.backward_layers(p, acts, self.layers.len(), dout, dx, grad, tmp);
+    }
+    /// The input adjoint `dx` from `dh`, the adjoint of the output layer's input, after
+    /// [`Mlp::forward_hidden`] (or [`Mlp::forward`]) filled `acts`.
+    pub(crate) fn backward_hidden(
+        &self,
+        p: &[f64],
+        acts: &[f64],
+        dh: &[f64],
+        dx: &mut [f64],
+        tmp: &mut [f64],
+    ) {
+        let n = self.layers.len().saturating_sub(1);
+        self.backward_layers(p, acts, n, dh, Some(dx), None, tmp);
+    }
+    /// Backward through the first `n` layers from `dout`, the adjoint of layer
+    /// `n − 1`'s output (after its activation if it is a hidden layer).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_layers(
+        &self,
+        p: &[f64],
+        acts: &[f64],
+        n: usize,
+        dout: &[f64],
+        dx: Option<&mut [f64]>,
         mut grad: Option<&mut [f64]>,
         tmp: &mut [f64],
     ) {
+        if n == 0 {
+            if let Some(dx) = dx {
+                dx[..dout.len()].copy_from_slice(dout);
+            }
+            return;
+        }
         let half = tmp.len() / 2;
         let (a, b) = tmp.split_at_mut(half);
         let (mut cur, mut next) = (a, b);
-        cur[..self.n_out()].copy_from_slice(dout);
-        let mut end = acts.len();
-        for (k, l) in self.layers.iter().enumerate().rev() {
+        cur[..dout.len()].copy_from_slice(dout);
+        let mut end = self.n_in() + self.layers[..n].iter().map(|l| l.n_out).sum::<usize>();
+        for (k, l) in self.layers[..n].iter().enumerate().rev() {
             let start = end - l.n_out;
             if k != self.layers.len() - 1 {
-                for (d, &y) in cur[..l.n_out].iter_mut().zip(&acts[start..end]) {
-                    *d *= self.activation.grad_from_output(y);
-                }
+                self.activation
+                    .scale_by_grad(&mut cur[..l.n_out], &acts[start..end]);
             }
             let input = &acts[start - l.n_in..start];
             if let Some(g) = grad.as_deref_mut() {
@@ -388,19 +468,15 @@ impl Mlp {
 }
 
 /// (x + √(x² + 4)) / 2, as 2 / (√(x² + 4) − x) for negative x (no cancellation);
-/// √(x² + 4) is |x| in f64 beyond 10¹⁵⁰ (where x² would overflow).
+/// √(x² + 4) is |x| in f64 beyond 10¹⁵⁰ (where x² would overflow). Both branches are
+/// computed and one selected, so a loop over a layer vectorizes.
 #[inline]
 pub(crate) fn squareplus(x: f64) -> f64 {
-    let s = if x.abs() < 1e150 {
-        (x * x + 4.0).sqrt()
-    } else {
-        x.abs()
-    };
-    if x >= 0.0 {
-        0.5 * (x + s)
-    } else {
-        2.0 / (s - x)
-    }
+    let a = x.abs();
+    let s = if a < 1e150 { (x * x + 4.0).sqrt() } else { a };
+    let pos = 0.5 * (x + s);
+    let neg = 2.0 / (s - x);
+    if x >= 0.0 { pos } else { neg }
 }
 
 /// ln(1 + eˣ) without overflow.
