@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::io::{self, Persist};
-use crate::nn::{Activation, Alloc, Mlp, with_scratch};
+use crate::nn::{Activation, Alloc, Mlp, dot, with_scratch};
 use crate::rows::{check_finite_vec, check_len, check_rows};
 use crate::softmax;
 use crate::{ConditionalDensity, FlowError, Rows, RowsView, Trainable, XSupport, ZScore};
@@ -324,11 +324,12 @@ impl ConditionalDensity for CategoricalMass {
         }
         let (cd, k) = (self.context_dim(), self.num_categories());
         let head = *self.net.layers.last().expect("an output layer");
-        let len = cd + 2 * k + head.n_in + self.net.acts_len() + self.net.tmp_len();
+        let len = cd + 3 * k + head.n_in + self.net.acts_len() + self.net.tmp_len();
         Ok(with_scratch(len, |s| {
             let (dc, s) = s.split_at_mut(cd);
             let (counts, s) = s.split_at_mut(k);
             let (probs, s) = s.split_at_mut(k);
+            let (tangents, s) = s.split_at_mut(k);
             let (dh, s) = s.split_at_mut(head.n_in);
             let (acts, tmp) = s.split_at_mut(self.net.acts_len());
             counts.fill(0.0);
@@ -342,12 +343,22 @@ impl ConditionalDensity for CategoricalMass {
                 self.params[head.offset..head.offset + head.len()].split_at(head.n_out * head.n_in);
             self.features(context, acts);
             let (hidden, logits) = acts.split_at_mut(acts.len() - k);
-            let h = self.net.forward_hidden(&self.params, hidden);
-            softmax::logits(&self.head_t, b, h, logits);
+            self.net.forward_hidden(&self.params, hidden);
+            let hidden = &*hidden;
+            let h = &hidden[hidden.len() - head.n_in..];
+            // One θ coordinate (the cookie rate): forward mode, the logits' derivatives
+            // in the same pass over the weights as the logits; else reverse mode.
+            let forward_mode = cd == 1;
+            if forward_mode {
+                let v = self.net.hidden_tangent(&self.params, hidden, tmp);
+                softmax::logits_tangent(&self.head_t, b, h, v, logits, tangents);
+            } else {
+                softmax::logits(&self.head_t, b, h, logits);
+            }
             // One exp per category: the normalizer and the probabilities together.
             // Categories below e^−40 of the most probable one are left out of both (their
             // sum is below k · 4·10⁻¹⁸ of the normalizer): with no rows they add nothing
-            // to the backward pass.
+            // to the gradient.
             let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             for (e, l) in probs.iter_mut().zip(logits.iter()) {
                 let d = l - m;
@@ -365,8 +376,12 @@ impl ConditionalDensity for CategoricalMass {
                 }
                 *cnt -= scale * e;
             }
-            softmax::input_adjoint(w, counts, dh);
-            self.net.backward_hidden(&self.params, hidden, dh, dc, tmp);
+            if forward_mode {
+                dc[0] = dot(counts, tangents);
+            } else {
+                softmax::input_adjoint(w, counts, dh);
+                self.net.backward_hidden(&self.params, hidden, dh, dc, tmp);
+            }
             self.feature_grad(context, dc, grad);
             total
         }))

@@ -247,6 +247,20 @@ impl Linear {
             *yo = bo + dot(row, x);
         }
     }
+    /// y = W x: the tangent of the output for an input tangent `x` (no bias).
+    #[inline]
+    pub(crate) fn tangent(&self, p: &[f64], x: &[f64], y: &mut [f64]) {
+        let (w, _) = self.split(p);
+        if self.n_in == 1 {
+            for (yo, wo) in y.iter_mut().zip(w) {
+                *yo = wo * x[0];
+            }
+            return;
+        }
+        for (yo, row) in y.iter_mut().zip(w.chunks_exact(self.n_in.max(1))) {
+            *yo = dot(row, x);
+        }
+    }
     /// dx = Wᵀ dy (overwrites `dx`).
     #[inline]
     pub(crate) fn backward_input(&self, p: &[f64], dy: &[f64], dx: &mut [f64]) {
@@ -371,13 +385,38 @@ impl Mlp {
         let end = self.forward_layers(p, acts, self.layers.len());
         &acts[end - self.n_out()..end]
     }
-    /// As [`Mlp::forward`] without the output layer; returns the output layer's input
-    /// (the last hidden layer's activations, or the network input if there is none).
-    pub(crate) fn forward_hidden<'a>(&self, p: &[f64], acts: &'a mut [f64]) -> &'a [f64] {
-        let n = self.layers.len().saturating_sub(1);
-        let end = self.forward_layers(p, acts, n);
-        let width = self.layers.get(n).map_or(0, |l| l.n_in);
-        &acts[end - width..end]
+    /// As [`Mlp::forward`] without the output layer, on `acts` without the output's
+    /// slots: the output layer's input (the last hidden layer's activations, or the
+    /// network input if there is none) is then the tail of `acts`.
+    pub(crate) fn forward_hidden(&self, p: &[f64], acts: &mut [f64]) {
+        self.forward_layers(p, acts, self.layers.len().saturating_sub(1));
+    }
+    /// For a network of one input, after [`Mlp::forward_hidden`] filled `acts`: the
+    /// derivative of the output layer's input with respect to the network input
+    /// (forward mode: one W t per hidden layer, as the reverse pass would cost), in
+    /// `tmp`.
+    pub(crate) fn hidden_tangent<'a>(
+        &self,
+        p: &[f64],
+        acts: &[f64],
+        tmp: &'a mut [f64],
+    ) -> &'a [f64] {
+        debug_assert_eq!(self.n_in(), 1, "forward mode is for one input");
+        let half = tmp.len() / 2;
+        let (a, b) = tmp.split_at_mut(half);
+        let (mut cur, mut next) = (a, b);
+        cur[0] = 1.0;
+        let mut width = 1;
+        let mut start = self.n_in();
+        for l in &self.layers[..self.layers.len().saturating_sub(1)] {
+            l.tangent(p, &cur[..width], &mut next[..l.n_out]);
+            self.activation
+                .scale_by_grad(&mut next[..l.n_out], &acts[start..start + l.n_out]);
+            std::mem::swap(&mut cur, &mut next);
+            width = l.n_out;
+            start += l.n_out;
+        }
+        &cur[..width]
     }
     /// Runs the first `n` layers; returns the end of the last output in `acts`.
     fn forward_layers(&self, p: &[f64], acts: &mut [f64], n: usize) -> usize {

@@ -25,37 +25,80 @@ pub(crate) fn transpose(w: &[f64], n_in: usize, n_out: usize) -> Vec<f64> {
     t
 }
 
+/// Starts of blocks of `B` covering `0..n`: the last one is moved back to end at `n`
+/// (overlapping the one before, whose shared values it recomputes identically), so
+/// that no short tail runs as a latency-bound add chain. One-wide blocks if `n < B`.
+fn blocks<const B: usize>(n: usize) -> impl Iterator<Item = usize> {
+    (0..n.div_ceil(B)).map(move |b| (b * B).min(n.saturating_sub(B)))
+}
+
 /// logits = b + Σ_j h_j Wᵀ\[j\], from the transposed weights `wt` (`h.len()` rows of
 /// `b.len()`). Each logit is b_k + h_0 W_k0 + h_1 W_k1 + …, added in that order.
 #[inline]
 pub(crate) fn logits(wt: &[f64], b: &[f64], h: &[f64], out: &mut [f64]) {
-    let mut o = logits_blocks::<BLOCK>(wt, b, h, out, 0);
-    o = logits_blocks::<2>(wt, b, h, out, o);
-    logits_blocks::<1>(wt, b, h, out, o);
+    let k = b.len();
+    if k < BLOCK {
+        (0..k).for_each(|o| logits_block::<1>(wt, b, h, out, o));
+    } else {
+        blocks::<BLOCK>(k).for_each(|o| logits_block::<BLOCK>(wt, b, h, out, o));
+    }
 }
 
-/// [`logits`] for outputs `o..` in blocks of `B`; returns where the blocks stopped.
+/// [`logits`] for outputs `o..o + B`.
 #[inline]
-fn logits_blocks<const B: usize>(
+fn logits_block<const B: usize>(wt: &[f64], b: &[f64], h: &[f64], out: &mut [f64], o: usize) {
+    let k = b.len();
+    let mut acc = [0.0; B];
+    acc.copy_from_slice(&b[o..o + B]);
+    for (row, &hj) in wt.chunks_exact(k).zip(h) {
+        for (a, w) in acc.iter_mut().zip(&row[o..o + B]) {
+            *a += hj * w;
+        }
+    }
+    out[o..o + B].copy_from_slice(&acc);
+}
+
+/// [`logits`] and, in the same pass over the weights, their tangents g = Σ_j v_j Wᵀ\[j\]
+/// for a tangent `v` of `h` (added in the same order as the logits).
+#[inline]
+pub(crate) fn logits_tangent(
     wt: &[f64],
     b: &[f64],
     h: &[f64],
+    v: &[f64],
     out: &mut [f64],
-    mut o: usize,
-) -> usize {
+    g: &mut [f64],
+) {
     let k = b.len();
-    while o + B <= k {
-        let mut acc = [0.0; B];
-        acc.copy_from_slice(&b[o..o + B]);
-        for (row, &hj) in wt.chunks_exact(k).zip(h) {
-            for (a, w) in acc.iter_mut().zip(&row[o..o + B]) {
-                *a += hj * w;
-            }
-        }
-        out[o..o + B].copy_from_slice(&acc);
-        o += B;
+    if k < BLOCK {
+        (0..k).for_each(|o| logits_tangent_block::<1>(wt, b, h, v, out, g, o));
+    } else {
+        blocks::<BLOCK>(k).for_each(|o| logits_tangent_block::<BLOCK>(wt, b, h, v, out, g, o));
     }
-    o
+}
+
+/// [`logits_tangent`] for outputs `o..o + B`.
+#[inline]
+fn logits_tangent_block<const B: usize>(
+    wt: &[f64],
+    b: &[f64],
+    h: &[f64],
+    v: &[f64],
+    out: &mut [f64],
+    g: &mut [f64],
+    o: usize,
+) {
+    let k = b.len();
+    let (mut acc, mut tan) = ([0.0; B], [0.0; B]);
+    acc.copy_from_slice(&b[o..o + B]);
+    for ((row, &hj), &vj) in wt.chunks_exact(k).zip(h).zip(v) {
+        for ((a, t), w) in acc.iter_mut().zip(tan.iter_mut()).zip(&row[o..o + B]) {
+            *a += hj * w;
+            *t += vj * w;
+        }
+    }
+    out[o..o + B].copy_from_slice(&acc);
+    g[o..o + B].copy_from_slice(&tan);
 }
 
 /// dh = Wᵀ d from the row-major weights `w` (`d.len()` rows of `dh.len()`), skipping
@@ -63,28 +106,27 @@ fn logits_blocks<const B: usize>(
 /// nonzero d_k, in that order.
 #[inline]
 pub(crate) fn input_adjoint(w: &[f64], d: &[f64], dh: &mut [f64]) {
-    let mut i = adjoint_blocks::<BLOCK>(w, d, dh, 0);
-    i = adjoint_blocks::<2>(w, d, dh, i);
-    adjoint_blocks::<1>(w, d, dh, i);
+    let n = dh.len();
+    if n < BLOCK {
+        (0..n).for_each(|i| adjoint_block::<1>(w, d, dh, i));
+    } else {
+        blocks::<BLOCK>(n).for_each(|i| adjoint_block::<BLOCK>(w, d, dh, i));
+    }
 }
 
-/// [`input_adjoint`] for inputs `i..` in blocks of `B`; returns where the blocks stopped.
+/// [`input_adjoint`] for inputs `i..i + B`.
 #[inline]
-fn adjoint_blocks<const B: usize>(w: &[f64], d: &[f64], dh: &mut [f64], mut i: usize) -> usize {
+fn adjoint_block<const B: usize>(w: &[f64], d: &[f64], dh: &mut [f64], i: usize) {
     let n = dh.len();
-    while i + B <= n {
-        let mut acc = [0.0; B];
-        for (row, &dk) in w.chunks_exact(n).zip(d) {
-            if dk != 0.0 {
-                for (a, w) in acc.iter_mut().zip(&row[i..i + B]) {
-                    *a += dk * w;
-                }
+    let mut acc = [0.0; B];
+    for (row, &dk) in w.chunks_exact(n).zip(d) {
+        if dk != 0.0 {
+            for (a, w) in acc.iter_mut().zip(&row[i..i + B]) {
+                *a += dk * w;
             }
         }
-        dh[i..i + B].copy_from_slice(&acc);
-        i += B;
     }
-    i
+    dh[i..i + B].copy_from_slice(&acc);
 }
 
 /// eˣ for −708 ≤ x ≤ 709 (normal results), within 1 ulp of `f64::exp` over the range
@@ -131,7 +173,7 @@ pub(crate) fn exp(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{exp, input_adjoint, logits, transpose};
+    use super::{exp, input_adjoint, logits, logits_tangent, transpose};
 
     /// Distance in units in the last place.
     fn ulps(a: f64, b: f64) -> u64 {
@@ -165,11 +207,21 @@ mod tests {
                 .collect();
             let b: Vec<f64> = (0..n_out).map(|o| 0.1 * o as f64 - 1.0).collect();
             let h: Vec<f64> = (0..n_in).map(|i| (i as f64 * 0.37).sin()).collect();
+            let v: Vec<f64> = (0..n_in).map(|i| (i as f64 * 0.11).cos()).collect();
+            let wt = transpose(&w, n_in, n_out);
             let mut out = vec![0.0; n_out];
-            logits(&transpose(&w, n_in, n_out), &b, &h, &mut out);
+            logits(&wt, &b, &h, &mut out);
+            let (mut out2, mut g) = (vec![0.0; n_out], vec![0.0; n_out]);
+            logits_tangent(&wt, &b, &h, &v, &mut out2, &mut g);
+            assert_eq!(
+                out, out2,
+                "logits with and without tangents ({n_in}, {n_out})"
+            );
             for (o, got) in out.iter().enumerate() {
                 let want = (0..n_in).fold(b[o], |s, j| s + h[j] * w[o * n_in + j]);
                 assert_eq!(*got, want, "logit {o} of ({n_in}, {n_out})");
+                let want = (0..n_in).fold(0.0, |s, j| s + v[j] * w[o * n_in + j]);
+                assert_eq!(g[o], want, "tangent {o} of ({n_in}, {n_out})");
             }
             let d: Vec<f64> = (0..n_out)
                 .map(|o| {
