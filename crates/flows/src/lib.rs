@@ -42,6 +42,7 @@
 //! # Ok::<(), flows::FlowError>(())
 //! ```
 
+mod activation;
 mod adam;
 mod autoregressive;
 mod categorical;
