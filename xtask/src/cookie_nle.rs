@@ -42,8 +42,9 @@ const MAX_COUNT: i64 = 40;
 ///   ELU) saturate and flatten the tails (x far from θ, e.g. the 1 and 21 of location
 ///   4); squareplus is smooth and unbounded (like softplus, with a square root instead
 ///   of exp and log1p, about twice as fast).
-/// - one hidden layer of 30: the cost per gradient is one 30 × 41 product each way per
-///   location; a second layer or 50 units did not make the posterior means better.
+/// - one hidden layer of 30: the cost per gradient is two 30 × 41 products per location
+///   (the logits and their θ-derivatives, one pass over the weights); a second layer or
+///   50 units did not make the posterior means better.
 fn architecture() -> CategoricalConfig {
     CategoricalConfig {
         hidden_features: 30,

@@ -172,6 +172,25 @@ fn group_starts(index: &[usize], groups: usize) -> Vec<usize> {
     start
 }
 
+/// [`group_starts`] in one pass if the rows are already in group order, else `None`.
+fn sorted_starts(index: &[usize], groups: usize) -> Option<Vec<usize>> {
+    let mut start = Vec::with_capacity(groups + 1);
+    start.push(0);
+    let mut cur = 0;
+    for (i, &g) in index.iter().enumerate() {
+        if g < cur {
+            return None;
+        }
+        // Rows of groups cur+1..=g (all empty but g) start here.
+        while cur < g {
+            start.push(i);
+            cur += 1;
+        }
+    }
+    start.resize(groups + 1, index.len());
+    Some(start)
+}
+
 /// Stable grouping of rows by group index: (order of rows, start of each group in it).
 fn group_rows(index: &[usize], groups: usize) -> (Vec<usize>, Vec<usize>) {
     let start = group_starts(index, groups);
@@ -268,11 +287,11 @@ impl<'t> Distribution<'t> for NeuralLikelihood<'_, 't> {
             };
         // Rows already in group order (data sorted by group, as the cookies) need no
         // permutation.
-        let sorted = index.windows(2).all(|w| w[0] <= w[1]);
-        let (order, start) = if sorted {
-            (Vec::new(), group_starts(&index, groups))
-        } else {
-            group_rows(&index, groups)
+        let sorted_start = sorted_starts(&index, groups);
+        let sorted = sorted_start.is_some();
+        let (order, start) = match sorted_start {
+            Some(start) => (Vec::new(), start),
+            None => group_rows(&index, groups),
         };
         let mut buffer = Vec::new();
         let xs_all: &[f64] = if sorted {
@@ -327,5 +346,31 @@ impl<'t> Distribution<'t> for NeuralLikelihood<'_, 't> {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{group_starts, sorted_starts};
+
+    /// The one-pass starts of sorted rows equal the counting ones, empty groups (first,
+    /// middle, last) included; rows out of order give `None`.
+    #[test]
+    fn sorted_starts_equal_group_starts() {
+        let cases: [(&[usize], usize); 5] = [
+            (&[0, 0, 1, 1, 1, 2], 3),
+            (&[1, 1, 3], 5),
+            (&[], 2),
+            (&[0], 1),
+            (&[2, 2, 2], 3),
+        ];
+        for (index, groups) in cases {
+            assert_eq!(
+                sorted_starts(index, groups),
+                Some(group_starts(index, groups)),
+                "{index:?}"
+            );
+        }
+        assert_eq!(sorted_starts(&[0, 1, 0], 2), None);
     }
 }

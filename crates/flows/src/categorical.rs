@@ -6,8 +6,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::io::{self, Persist};
-use crate::nn::{Activation, Alloc, Mlp, with_scratch};
+use crate::nn::{Activation, Alloc, Mlp, dot, with_scratch};
 use crate::rows::{check_finite_vec, check_len, check_rows};
+use crate::softmax;
 use crate::{ConditionalDensity, FlowError, Rows, RowsView, Trainable, XSupport, ZScore};
 
 /// Log-probability ratio to the most probable category below which the gradient hot
@@ -93,6 +94,9 @@ pub struct CategoricalMass {
     context_z: ZScore,
     net: Mlp,
     params: Vec<f64>,
+    /// The output layer's weights transposed (see [`crate::softmax`]), kept in step
+    /// with `params`.
+    head_t: Vec<f64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -135,11 +139,13 @@ impl CategoricalMass {
         let (net, len) = Self::layout(config, contexts.cols())?;
         let mut params = vec![0.0; len];
         net.init(&mut params, &mut ChaCha8Rng::seed_from_u64(seed));
+        let head_t = head_transpose(&net, &params);
         Ok(Self {
             config: config.clone(),
             context_z,
             net,
             params,
+            head_t,
         })
     }
     fn layout(config: &CategoricalConfig, context_dim: usize) -> Result<(Mlp, usize), FlowError> {
@@ -169,12 +175,15 @@ impl CategoricalMass {
     /// Category index of `x`, or `None` outside the support.
     #[inline]
     pub(crate) fn index(&self, x: f64) -> Option<usize> {
-        // Compare and cast instead of `fract` (a libm call without SSE4.1); NaN fails
-        // the range test. Exact: both ends are within ±2⁵³.
+        // Compare and round instead of `fract` (a libm call without SSE4.1): adding and
+        // subtracting 2⁵² rounds a value in [0, 2⁵²) to the nearest integer, which
+        // equals it only for an integer. NaN fails the range test. Exact: both ends are
+        // within ±2⁵³, and the span below 2²⁰ (so the index fits a u32).
+        const ROUND: f64 = 4_503_599_627_370_496.0; // 2⁵²
         let i = x - self.config.min_value as f64;
         let span = (self.config.max_value - self.config.min_value) as f64;
-        if (0.0..=span).contains(&i) && (i as usize) as f64 == i {
-            Some(i as usize)
+        if (0.0..=span).contains(&i) && (i + ROUND) - ROUND == i {
+            Some(i as u32 as usize)
         } else {
             None
         }
@@ -221,6 +230,12 @@ impl CategoricalMass {
     /// As [`Self::logits`] without the normalizer; returns the logits.
     #[inline]
     fn forward<'a>(&self, context: &[f64], acts: &'a mut [f64]) -> &'a [f64] {
+        self.features(context, acts);
+        self.net.forward(&self.params, acts)
+    }
+    /// The network's features of θ (θ or ln θ, standardized) into the head of `acts`.
+    #[inline]
+    fn features(&self, context: &[f64], acts: &mut [f64]) {
         let u = &mut acts[..context.len()];
         if self.config.log_context {
             let (m, s) = (self.context_z.mean(), self.context_z.std());
@@ -230,7 +245,6 @@ impl CategoricalMass {
         } else {
             self.context_z.forward(context, u);
         }
-        self.net.forward(&self.params, acts)
     }
     /// ∂/∂θ from the adjoint `du` of the network's input features, added into `grad`.
     #[inline]
@@ -244,6 +258,13 @@ impl CategoricalMass {
             };
         }
     }
+}
+
+/// The output layer's weights of `net` in `params`, transposed.
+fn head_transpose(net: &Mlp, params: &[f64]) -> Vec<f64> {
+    let l = net.layers.last().expect("a network has an output layer");
+    let w = &params[l.offset..l.offset + l.n_out * l.n_in];
+    softmax::transpose(w, l.n_in, l.n_out)
 }
 
 /// log ∑ exp(v), stable.
@@ -302,11 +323,14 @@ impl ConditionalDensity for CategoricalMass {
             return Ok(f64::NEG_INFINITY);
         }
         let (cd, k) = (self.context_dim(), self.num_categories());
-        let len = cd + 2 * k + self.net.acts_len() + self.net.tmp_len();
+        let head = *self.net.layers.last().expect("an output layer");
+        let len = cd + 3 * k + head.n_in + self.net.acts_len() + self.net.tmp_len();
         Ok(with_scratch(len, |s| {
             let (dc, s) = s.split_at_mut(cd);
             let (counts, s) = s.split_at_mut(k);
             let (probs, s) = s.split_at_mut(k);
+            let (tangents, s) = s.split_at_mut(k);
+            let (dh, s) = s.split_at_mut(head.n_in);
             let (acts, tmp) = s.split_at_mut(self.net.acts_len());
             counts.fill(0.0);
             for x in xs.as_slice() {
@@ -315,30 +339,49 @@ impl ConditionalDensity for CategoricalMass {
                     None => return f64::NEG_INFINITY,
                 }
             }
-            let logits = self.forward(context, acts);
+            let (w, b) =
+                self.params[head.offset..head.offset + head.len()].split_at(head.n_out * head.n_in);
+            self.features(context, acts);
+            let (hidden, logits) = acts.split_at_mut(acts.len() - k);
+            self.net.forward_hidden(&self.params, hidden);
+            let hidden = &*hidden;
+            let h = &hidden[hidden.len() - head.n_in..];
+            // One θ coordinate (the cookie rate): forward mode, the logits' derivatives
+            // in the same pass over the weights as the logits; else reverse mode.
+            let forward_mode = cd == 1;
+            if forward_mode {
+                let v = self.net.hidden_tangent(&self.params, hidden, tmp);
+                softmax::logits_tangent(&self.head_t, b, h, v, logits, tangents);
+            } else {
+                softmax::logits(&self.head_t, b, h, logits);
+            }
             // One exp per category: the normalizer and the probabilities together.
             // Categories below e^−40 of the most probable one are left out of both (their
-            // sum is below k · 4·10⁻¹⁸ of the normalizer): they cost no exp, and with no
-            // rows they add nothing to the backward pass.
+            // sum is below k · 4·10⁻¹⁸ of the normalizer): with no rows they add nothing
+            // to the gradient.
             let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let mut sum = 0.0;
-            for (e, l) in probs.iter_mut().zip(logits) {
+            for (e, l) in probs.iter_mut().zip(logits.iter()) {
                 let d = l - m;
-                *e = if d > NEGLIGIBLE_LOGIT { d.exp() } else { 0.0 };
-                sum += *e;
+                let v = softmax::exp(d.max(NEGLIGIBLE_LOGIT));
+                *e = if d > NEGLIGIBLE_LOGIT { v } else { 0.0 };
             }
+            let sum: f64 = probs.iter().sum();
             let lse = m + sum.ln();
             let scale = xs.len() as f64 / sum;
             let mut total = 0.0;
             // d/dlogit_k ∑ log softmax = n_k − N p_k; reuse `counts` for it.
-            for ((cnt, l), e) in counts.iter_mut().zip(logits).zip(probs.iter()) {
+            for ((cnt, l), e) in counts.iter_mut().zip(logits.iter()).zip(probs.iter()) {
                 if *cnt > 0.0 {
                     total += *cnt * (l - lse);
                 }
                 *cnt -= scale * e;
             }
-            self.net
-                .backward(&self.params, acts, counts, Some(dc), None, tmp);
+            if forward_mode {
+                dc[0] = dot(counts, tangents);
+            } else {
+                softmax::input_adjoint(w, counts, dh);
+                self.net.backward_hidden(&self.params, hidden, dh, dc, tmp);
+            }
             self.feature_grad(context, dc, grad);
             total
         }))
@@ -423,6 +466,7 @@ impl Trainable for CategoricalMass {
     fn set_parameters(&mut self, params: &[f64]) -> Result<(), FlowError> {
         crate::io::check_new_params(params, self.params.len(), &[])?;
         self.params.copy_from_slice(params);
+        self.head_t = head_transpose(&self.net, &self.params);
         Ok(())
     }
     fn loss_grad(
@@ -491,11 +535,13 @@ impl CategoricalMass {
             return Err(FlowError::Corrupt("θ has no coordinates".into()));
         }
         io::check_params(&s.params, len)?;
+        let head_t = head_transpose(&net, &s.params);
         Ok(Self {
             config: s.config,
             context_z: s.context_z,
             net,
             params: s.params,
+            head_t,
         })
     }
 }

@@ -42,6 +42,7 @@
 //! # Ok::<(), flows::FlowError>(())
 //! ```
 
+mod activation;
 mod adam;
 mod autoregressive;
 mod categorical;
@@ -53,6 +54,7 @@ mod mnle;
 mod nn;
 mod nsf;
 mod rows;
+mod softmax;
 mod spline;
 mod zscore;
 

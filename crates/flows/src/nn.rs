@@ -10,93 +10,9 @@
 use std::cell::RefCell;
 
 use rand::{Rng, RngExt};
-use serde::{Deserialize, Serialize};
 
-/// Nonlinearity between layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum Activation {
-    /// tanh (sbi's MAF).
-    Tanh,
-    /// max(0, x) (sbi's categorical net and NSF conditioners).
-    Relu,
-    /// ln(1 + eˣ): unbounded like ReLU, smooth like tanh, so the network's input
-    /// gradient (the likelihood's θ-gradient) has no jumps.
-    Softplus,
-    /// x for x > 0, eˣ − 1 below (ELU, α = 1): unbounded like ReLU, with a continuous
-    /// derivative, so the network's input gradient has no jumps; one exp for negative
-    /// inputs only, and none for the derivative.
-    Elu,
-    /// Squareplus (Barron 2021, b = 4): (x + √(x² + 4)) / 2, a smooth, unbounded
-    /// ReLU-like curve with a square root instead of transcendental functions; its
-    /// derivative from the output y is y² / (y² + 1).
-    Squareplus,
-}
-
-impl Activation {
-    /// The activation of `x`.
-    #[inline]
-    pub(crate) fn apply(self, x: f64) -> f64 {
-        match self {
-            Activation::Tanh => tanh(x),
-            Activation::Relu => x.max(0.0),
-            Activation::Softplus => softplus(x),
-            Activation::Elu => {
-                if x > 0.0 {
-                    x
-                } else {
-                    x.exp_m1()
-                }
-            }
-            Activation::Squareplus => squareplus(x),
-        }
-    }
-    /// Its derivative, written with the output `y = apply(x)`.
-    #[inline]
-    pub(crate) fn grad_from_output(self, y: f64) -> f64 {
-        match self {
-            Activation::Tanh => 1.0 - y * y,
-            Activation::Relu => {
-                if y > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            // σ(x) = 1 − e^{−softplus(x)}
-            Activation::Softplus => -(-y).exp_m1(),
-            Activation::Elu => {
-                if y > 0.0 {
-                    1.0
-                } else {
-                    y + 1.0
-                }
-            }
-            Activation::Squareplus => {
-                let y2 = y * y;
-                y2 / (y2 + 1.0)
-            }
-        }
-    }
-}
-
-/// tanh to within 2 ulp, about twice as fast as `f64::tanh` (the networks' most
-/// frequent operation): Cephes' `tanh` — a rational approximation in x² for
-/// |x| ≤ 0.625, 1 − 2/(e^{2|x|} + 1) beyond.
-#[inline]
-pub(crate) fn tanh(x: f64) -> f64 {
-    let a = x.abs();
-    if a > 0.625 {
-        (1.0 - 2.0 / ((2.0 * a).exp() + 1.0)).copysign(x)
-    } else {
-        let s = x * x;
-        let p = (-9.643_991_794_250_523e-1 * s - 9.928_772_310_019_186e1) * s
-            - 1.614_687_684_417_084_5e3;
-        let q = ((s + 1.128_116_784_916_329_3e2) * s + 2.235_488_390_601_004_5e3) * s
-            + 4.844_063_053_251_255e3;
-        x + x * s * p / q
-    }
-}
+pub use crate::activation::Activation;
+pub(crate) use crate::activation::{sigmoid, softplus};
 
 /// ∑ a_i b_i with four accumulators (so the loop vectorizes).
 #[inline]
@@ -209,6 +125,20 @@ impl Linear {
             .zip(bs.remainder())
         {
             *yo = bo + dot(row, x);
+        }
+    }
+    /// y = W x: the tangent of the output for an input tangent `x` (no bias).
+    #[inline]
+    pub(crate) fn tangent(&self, p: &[f64], x: &[f64], y: &mut [f64]) {
+        let (w, _) = self.split(p);
+        if self.n_in == 1 {
+            for (yo, wo) in y.iter_mut().zip(w) {
+                *yo = wo * x[0];
+            }
+            return;
+        }
+        for (yo, row) in y.iter_mut().zip(w.chunks_exact(self.n_in.max(1))) {
+            *yo = dot(row, x);
         }
     }
     /// dx = Wᵀ dy (overwrites `dx`).
@@ -332,20 +262,56 @@ impl Mlp {
     /// rest receives every layer's output (after the activation for hidden
     /// layers). Returns the network output (the tail of `acts`).
     pub(crate) fn forward<'a>(&self, p: &[f64], acts: &'a mut [f64]) -> &'a [f64] {
+        let end = self.forward_layers(p, acts, self.layers.len());
+        &acts[end - self.n_out()..end]
+    }
+    /// As [`Mlp::forward`] without the output layer, on `acts` without the output's
+    /// slots: the output layer's input (the last hidden layer's activations, or the
+    /// network input if there is none) is then the tail of `acts`.
+    pub(crate) fn forward_hidden(&self, p: &[f64], acts: &mut [f64]) {
+        self.forward_layers(p, acts, self.layers.len().saturating_sub(1));
+    }
+    /// For a network of one input, after [`Mlp::forward_hidden`] filled `acts`: the
+    /// derivative of the output layer's input with respect to the network input
+    /// (forward mode: one W t per hidden layer, as the reverse pass would cost), in
+    /// `tmp`.
+    pub(crate) fn hidden_tangent<'a>(
+        &self,
+        p: &[f64],
+        acts: &[f64],
+        tmp: &'a mut [f64],
+    ) -> &'a [f64] {
+        debug_assert_eq!(self.n_in(), 1, "forward mode is for one input");
+        let half = tmp.len() / 2;
+        let (a, b) = tmp.split_at_mut(half);
+        let (mut cur, mut next) = (a, b);
+        cur[0] = 1.0;
+        let mut width = 1;
+        let mut start = self.n_in();
+        for l in &self.layers[..self.layers.len().saturating_sub(1)] {
+            l.tangent(p, &cur[..width], &mut next[..l.n_out]);
+            self.activation
+                .scale_by_grad(&mut next[..l.n_out], &acts[start..start + l.n_out]);
+            std::mem::swap(&mut cur, &mut next);
+            width = l.n_out;
+            start += l.n_out;
+        }
+        &cur[..width]
+    }
+    /// Runs the first `n` layers; returns the end of the last output in `acts`.
+    fn forward_layers(&self, p: &[f64], acts: &mut [f64], n: usize) -> usize {
         let mut start = self.n_in();
         let last = self.layers.len() - 1;
-        for (k, l) in self.layers.iter().enumerate() {
+        for (k, l) in self.layers[..n].iter().enumerate() {
             let (done, rest) = acts.split_at_mut(start);
             let out = &mut rest[..l.n_out];
             l.forward(p, &done[start - l.n_in..], out);
             if k != last {
-                for v in out.iter_mut() {
-                    *v = self.activation.apply(*v);
-                }
+                self.activation.apply_all(out);
             }
             start += l.n_out;
         }
-        &acts[start - self.n_out()..start]
+        start
     }
     /// Backward pass from `dout` (adjoint of the output) after [`Mlp::forward`]
     /// filled `acts`: writes the input adjoint into `dx` if given, adds the
@@ -356,20 +322,53 @@ impl Mlp {
         acts: &[f64],
         dout: &[f64],
         dx: Option<&mut [f64]>,
+        grad: Option<&mut [f64]>,
+        tmp: &mut [f64],
+    ) {
+        self.backward_layers(p, acts, self.layers.len(), dout, dx, grad, tmp);
+    }
+    /// The input adjoint `dx` from `dh`, the adjoint of the output layer's input, after
+    /// [`Mlp::forward_hidden`] (or [`Mlp::forward`]) filled `acts`.
+    pub(crate) fn backward_hidden(
+        &self,
+        p: &[f64],
+        acts: &[f64],
+        dh: &[f64],
+        dx: &mut [f64],
+        tmp: &mut [f64],
+    ) {
+        let n = self.layers.len().saturating_sub(1);
+        self.backward_layers(p, acts, n, dh, Some(dx), None, tmp);
+    }
+    /// Backward through the first `n` layers from `dout`, the adjoint of layer
+    /// `n − 1`'s output (after its activation if it is a hidden layer).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_layers(
+        &self,
+        p: &[f64],
+        acts: &[f64],
+        n: usize,
+        dout: &[f64],
+        dx: Option<&mut [f64]>,
         mut grad: Option<&mut [f64]>,
         tmp: &mut [f64],
     ) {
+        if n == 0 {
+            if let Some(dx) = dx {
+                dx[..dout.len()].copy_from_slice(dout);
+            }
+            return;
+        }
         let half = tmp.len() / 2;
         let (a, b) = tmp.split_at_mut(half);
         let (mut cur, mut next) = (a, b);
-        cur[..self.n_out()].copy_from_slice(dout);
-        let mut end = acts.len();
-        for (k, l) in self.layers.iter().enumerate().rev() {
+        cur[..dout.len()].copy_from_slice(dout);
+        let mut end = self.n_in() + self.layers[..n].iter().map(|l| l.n_out).sum::<usize>();
+        for (k, l) in self.layers[..n].iter().enumerate().rev() {
             let start = end - l.n_out;
             if k != self.layers.len() - 1 {
-                for (d, &y) in cur[..l.n_out].iter_mut().zip(&acts[start..end]) {
-                    *d *= self.activation.grad_from_output(y);
-                }
+                self.activation
+                    .scale_by_grad(&mut cur[..l.n_out], &acts[start..end]);
             }
             let input = &acts[start - l.n_in..start];
             if let Some(g) = grad.as_deref_mut() {
@@ -387,75 +386,9 @@ impl Mlp {
     }
 }
 
-/// (x + √(x² + 4)) / 2, as 2 / (√(x² + 4) − x) for negative x (no cancellation);
-/// √(x² + 4) is |x| in f64 beyond 10¹⁵⁰ (where x² would overflow).
-#[inline]
-pub(crate) fn squareplus(x: f64) -> f64 {
-    let s = if x.abs() < 1e150 {
-        (x * x + 4.0).sqrt()
-    } else {
-        x.abs()
-    };
-    if x >= 0.0 {
-        0.5 * (x + s)
-    } else {
-        2.0 / (s - x)
-    }
-}
-
-/// ln(1 + eˣ) without overflow.
-#[inline]
-pub(crate) fn softplus(x: f64) -> f64 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
-
-/// 1 / (1 + e⁻ˣ).
-#[inline]
-pub(crate) fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Activation, Linear, dot, dot2, squareplus};
-
-    /// Each activation's derivative from its output against central differences
-    /// (h = 1e-6: error ~1e-10 here), away from ReLU's kink.
-    #[test]
-    fn activation_derivatives_match_finite_differences() {
-        let all = [
-            Activation::Tanh,
-            Activation::Relu,
-            Activation::Softplus,
-            Activation::Elu,
-            Activation::Squareplus,
-        ];
-        for act in all {
-            for i in 0..=600 {
-                let x = -30.0 + 0.1 * i as f64 + 0.05;
-                let h = 1e-6;
-                let fd = (act.apply(x + h) - act.apply(x - h)) / (2.0 * h);
-                let g = act.grad_from_output(act.apply(x));
-                assert!((g - fd).abs() < 1e-8, "{act:?} at {x}: {g} vs {fd}");
-            }
-        }
-    }
-
-    /// Squareplus has no cancellation for large negative x: 1/|x| to rounding.
-    #[test]
-    fn squareplus_is_accurate_in_the_left_tail() {
-        for x in [-1e3, -1e8, -1e150, -1e300] {
-            let y = squareplus(x);
-            assert!((y * -x - 1.0).abs() < 1e-6, "squareplus({x}) = {y}");
-        }
-        assert_eq!(squareplus(0.0), 1.0);
-        assert_eq!(squareplus(1e200), 1e200);
-    }
+    use super::{Linear, dot, dot2};
 
     /// The two-row kernels give exactly the one-row results.
     #[test]
@@ -509,30 +442,6 @@ mod tests {
             [2.0, 1.0, -1.0, 0.5, 0.25],
         );
         assert_eq!(dot2(&a, &b, &x), (dot(&a, &x), dot(&b, &x)));
-    }
-
-    #[test]
-    fn tanh_is_accurate() {
-        let mut worst: f64 = 0.0;
-        for i in 0..400_001 {
-            let x = (i as f64 - 200_000.0) / 10_000.0;
-            let t = x.tanh();
-            if t != 0.0 {
-                worst = worst.max(((super::tanh(x) - t) / t).abs());
-            }
-        }
-        assert!(worst < 1e-15, "relative error {worst}");
-        for x in [
-            0.0,
-            -0.0,
-            800.0,
-            -800.0,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            1e-300,
-        ] {
-            assert_eq!(super::tanh(x), x.tanh(), "x = {x}");
-        }
     }
 }
 

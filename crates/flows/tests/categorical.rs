@@ -156,6 +156,27 @@ proptest! {
         prop_assert_eq!(common::check_context_gradient(&q, xs.view(), &theta), Ok(()));
     }
 
+    /// One θ coordinate (the forward-mode path of the gradient): ∂/∂θ against central
+    /// differences with 0, 1 and 2 hidden layers.
+    #[test]
+    fn one_dimensional_context_gradient_matches_finite_differences(
+        theta in -4.0f64..4.0,
+        xs in prop::collection::vec(-2i64..=6, 1..40),
+        layers in 0usize..=2,
+        tanh in any::<bool>(),
+    ) {
+        let thetas: Vec<f64> = (0..50).map(|i| 0.06 * i as f64 - 1.0).collect();
+        let config = CategoricalConfig {
+            activation: if tanh { Activation::Tanh } else { Activation::Squareplus },
+            num_layers: layers,
+            ..CategoricalConfig::new(-2, 6)
+        };
+        let thetas = Rows::new(thetas, 1).unwrap();
+        let q = CategoricalMass::new(&config, thetas.view(), 13).unwrap();
+        let xs = Rows::new(xs.iter().map(|&k| k as f64).collect(), 1).unwrap();
+        prop_assert_eq!(common::check_context_gradient(&q, xs.view(), &[theta]), Ok(()));
+    }
+
     /// No f64 makes the estimator panic; NaN is an error, anything else a number.
     #[test]
     fn any_f64_is_a_value_or_an_error(x in any::<f64>(), t in any::<f64>()) {
