@@ -35,6 +35,9 @@ pub(crate) struct Run {
     pub(crate) constrained: Vec<Vec<f64>>,
     pub(crate) summary: Summary,
     pub(crate) seconds: f64,
+    /// CPU seconds of the whole process during the run (all threads; Linux only):
+    /// unlike wall time, not inflated by other processes on a shared machine.
+    pub(crate) cpu_seconds: Option<f64>,
 }
 
 impl Run {
@@ -105,13 +108,16 @@ pub(crate) fn run_with<F: ModelFn + Clone + Sync>(
         indicatif::ProgressBar::hidden()
     };
     let progress = |_: ProgressUpdate| bar.inc(1);
-    let start = Instant::now();
+    let (start, cpu_start) = (Instant::now(), process_cpu_seconds());
     let chains = mcmc::sample(
         |_| ModelDensity::new(model.clone()).expect("the model traced once already"),
         settings,
         Some(&progress),
     )?;
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = process_cpu_seconds()
+        .zip(cpu_start)
+        .map(|(end, start)| end - start);
     bar.finish_and_clear();
     let mut constrained = Vec::with_capacity(chains.len());
     for chain in &chains {
@@ -145,6 +151,7 @@ pub(crate) fn run_with<F: ModelFn + Clone + Sync>(
         ));
     }
     Ok(Run {
+        cpu_seconds,
         names,
         chains,
         constrained,
@@ -368,4 +375,17 @@ fn hierarchical_with(ctx: &Ctx, name: &str, settings: &Settings) -> anyhow::Resu
     );
     Ok(Outcome::from_metrics(summary, metrics)
         .section("Hierarchical: summary", summary_section(&run)))
+}
+
+/// CPU seconds used by this process so far, all threads, from Linux's `/proc/self/stat`
+/// (utime + stime, in ticks of 1/100 s, the kernel's USER_HZ); `None` elsewhere.
+pub(crate) fn process_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After "pid (comm) ": field 3 (state) onwards; utime and stime are fields 14, 15.
+    let fields: Vec<&str> = text
+        .get(text.rfind(')')? + 2..)?
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
