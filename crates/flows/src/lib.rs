@@ -46,6 +46,7 @@ mod adam;
 mod autoregressive;
 mod categorical;
 mod error;
+mod gemm;
 pub mod io;
 mod made;
 mod maf;

@@ -51,6 +51,20 @@ impl Activation {
             Activation::Squareplus => squareplus(x),
         }
     }
+    /// The activation of every entry of `v`, in place.
+    #[inline]
+    pub(crate) fn apply_slice(self, v: &mut [f64]) {
+        for x in v.iter_mut() {
+            *x = self.apply(*x);
+        }
+    }
+    /// d ⊙= the derivative at the outputs `y`.
+    #[inline]
+    pub(crate) fn mul_grad_from_output(self, d: &mut [f64], y: &[f64]) {
+        for (d, &y) in d.iter_mut().zip(y) {
+            *d *= self.grad_from_output(y);
+        }
+    }
     /// Its derivative, written with the output `y = apply(x)`.
     #[inline]
     pub(crate) fn grad_from_output(self, y: f64) -> f64 {
@@ -168,11 +182,11 @@ impl Linear {
     pub(crate) fn weight_index(&self, o: usize, i: usize) -> usize {
         self.offset + o * self.n_in + i
     }
-    fn split<'a>(&self, p: &'a [f64]) -> (&'a [f64], &'a [f64]) {
+    pub(crate) fn split<'a>(&self, p: &'a [f64]) -> (&'a [f64], &'a [f64]) {
         let w_end = self.offset + self.n_out * self.n_in;
         (&p[self.offset..w_end], &p[w_end..w_end + self.n_out])
     }
-    fn split_mut<'a>(&self, p: &'a mut [f64]) -> (&'a mut [f64], &'a mut [f64]) {
+    pub(crate) fn split_mut<'a>(&self, p: &'a mut [f64]) -> (&'a mut [f64], &'a mut [f64]) {
         let w_end = self.offset + self.n_out * self.n_in;
         let (w, b) = p[self.offset..w_end + self.n_out].split_at_mut(w_end - self.offset);
         (w, b)

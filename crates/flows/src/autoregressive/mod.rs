@@ -11,8 +11,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+mod batch;
 mod elementwise;
 mod wrap;
+
+use batch::{BLOCK, BlockContext, ContextSink};
 
 pub(crate) use elementwise::Elementwise;
 pub use elementwise::Permutation;
@@ -209,94 +212,24 @@ impl ArFlow {
             m.context_forward(&self.params, c, e);
         }
     }
-    /// Forward pass of one row whose standardized x is in `acts[..D]`; returns
-    /// log q of the standardized x (without the z-score Jacobian).
-    fn forward_row(&self, e: &[f64], acts: &mut [f64]) -> f64 {
-        let d = self.x_dim();
-        let (m_out, hd) = (self.mult(), self.hidden());
-        let stride = self.mades[0].acts_len();
-        let mut log_det = 0.0;
-        for (t, (m, perm)) in self.mades.iter().zip(&self.perms).enumerate() {
-            let (block, next) = acts[t * stride..].split_at_mut(stride);
-            m.forward(&self.params, &e[t * hd..(t + 1) * hd], block);
-            let o = m.output_of(block);
-            for (j, &i) in perm.iter().enumerate() {
-                let (v, ld) = self
-                    .shape
-                    .elementwise
-                    .forward(&o[i * m_out..(i + 1) * m_out], block[i]);
-                next[j] = v;
-                log_det += ld;
-            }
-        }
-        let z = &acts[self.mades.len() * stride..][..d];
-        log_det - 0.5 * z.iter().map(|v| v * v).sum::<f64>() - d as f64 * HALF_LN_2PI
-    }
-    /// Backward pass of one row after [`ArFlow::forward_row`]: adds ∂ log q / ∂e
-    /// into `de` and, when training, the parameter gradient into `grad`.
-    fn backward_row(
-        &self,
-        acts: &[f64],
-        de: &mut [f64],
-        mut grad: Option<&mut [f64]>,
-        tmp: &mut [f64],
-    ) {
-        let d = self.x_dim();
-        let (m_out, hd) = (self.mult(), self.hidden());
-        let stride = self.mades[0].acts_len();
-        let (du, tmp) = tmp.split_at_mut(d);
-        let (dv, tmp) = tmp.split_at_mut(d);
-        let (dout, tmp) = tmp.split_at_mut(m_out * d);
-        let z = &acts[self.mades.len() * stride..][..d];
-        for (a, v) in du.iter_mut().zip(z) {
-            *a = -v;
-        }
-        for (t, (m, perm)) in self.mades.iter().zip(&self.perms).enumerate().rev() {
-            let block = &acts[t * stride..(t + 1) * stride];
-            for (j, &i) in perm.iter().enumerate() {
-                dv[i] = du[j];
-            }
-            let o = m.output_of(block);
-            for i in 0..d {
-                let r = i * m_out..(i + 1) * m_out;
-                du[i] =
-                    self.shape
-                        .elementwise
-                        .backward(&o[r.clone()], block[i], dv[i], &mut dout[r]);
-            }
-            let sinks = Sinks {
-                du,
-                de: &mut de[t * hd..(t + 1) * hd],
-                grad: grad.as_deref_mut(),
-            };
-            m.backward(&self.params, block, dout, sinks, tmp);
-        }
-    }
-    /// Standardizes `x` into `acts[..D]`; false if x is infinite somewhere.
-    #[inline]
-    fn load_x(&self, x: &[f64], acts: &mut [f64]) -> bool {
-        self.x_z.forward(x, &mut acts[..x.len()]);
-        x.iter().all(|v| v.is_finite())
-    }
     pub(crate) fn log_prob_batch(
         &self,
         xs: RowsView<'_>,
         contexts: RowsView<'_>,
         out: &mut [f64],
     ) -> Result<(), FlowError> {
-        let (cd, th) = (self.context_dim(), self.mades.len() * self.hidden());
         let jac = self.x_z.log_abs_det();
-        with_scratch(cd + th + self.row_len(), |s| {
-            let (c, s) = s.split_at_mut(cd);
-            let (e, acts) = s.split_at_mut(th);
-            for ((x, ctx), o) in xs.iter().zip(contexts.iter()).zip(out.iter_mut()) {
-                *o = if self.load_x(x, acts) {
-                    self.context_z.forward(ctx, c);
-                    self.context_forward(c, e);
-                    self.forward_row(e, acts) + jac
-                } else {
-                    f64::NEG_INFINITY
-                };
+        let mut ok = [true; BLOCK];
+        with_scratch(self.block_len(xs.len()), |s| {
+            for (start, out) in (0..xs.len()).step_by(BLOCK).zip(out.chunks_mut(BLOCK)) {
+                let end = start + out.len();
+                let mut b = self.carve(s, out.len());
+                self.load_block_x(xs.slice(start, end), &mut b, Some(&mut ok));
+                let ctx = BlockContext::PerRow(contexts.slice(start, end));
+                self.forward_block(out.len(), ctx, &mut b);
+                for ((o, lq), ok) in out.iter_mut().zip(b.logq.iter()).zip(&ok) {
+                    *o = if *ok { lq + jac } else { f64::NEG_INFINITY };
+                }
             }
         });
         Ok(())
@@ -320,13 +253,15 @@ impl ArFlow {
         );
         let extra = (self.mades.len() + 1) * (self.mult() + 1);
         let len = 2 * cd + 2 * th + self.row_len() + extra + self.tmp_len();
+        let len = len + self.block_len(xs.len());
         Ok(with_scratch(len, |s| {
             let (c, s) = s.split_at_mut(cd);
             let (dc, s) = s.split_at_mut(cd);
             let (e, s) = s.split_at_mut(th);
             let (de, s) = s.split_at_mut(th);
             let (acts, s) = s.split_at_mut(self.row_len());
-            let (extra, tmp) = s.split_at_mut(extra);
+            let (extra, s) = s.split_at_mut(extra);
+            let (tmp, s) = s.split_at_mut(self.tmp_len());
             self.context_z.forward(context, c);
             self.context_forward(c, e);
             de.fill(0.0);
@@ -334,10 +269,13 @@ impl ArFlow {
             if self.x_dim() == 1 {
                 total += self.rows_1d(xs, e, de, acts, (extra, tmp));
             } else {
-                for x in xs.iter() {
-                    self.load_x(x, acts);
-                    total += self.forward_row(e, acts);
-                    self.backward_row(acts, de, None, tmp);
+                for start in (0..xs.len()).step_by(BLOCK) {
+                    let end = (start + BLOCK).min(xs.len());
+                    let mut b = self.carve(s, end - start);
+                    self.load_block_x(xs.slice(start, end), &mut b, None);
+                    self.forward_block(end - start, BlockContext::Shared(e), &mut b);
+                    total += b.logq[..end - start].iter().sum::<f64>();
+                    self.backward_block(end - start, &mut b, None, ContextSink::Shared(de));
                 }
             }
             total += xs.len() as f64 * self.x_z.log_abs_det();
@@ -515,35 +453,16 @@ impl ArFlow {
         }
         check_len(grad, self.params.len(), "grad")?;
         grad.fill(0.0);
-        let (cd, th, hd) = (
-            self.context_dim(),
-            self.mades.len() * self.hidden(),
-            self.hidden(),
-        );
-        let len = cd + 2 * th + self.row_len() + self.tmp_len();
-        let total = with_scratch(len, |s| {
-            let (c, s) = s.split_at_mut(cd);
-            let (e, s) = s.split_at_mut(th);
-            let (de, s) = s.split_at_mut(th);
-            let (acts, tmp) = s.split_at_mut(self.row_len());
+        let total = with_scratch(self.block_len(xs.len()), |s| {
             let mut total = 0.0;
-            for (x, ctx) in xs.iter().zip(contexts.iter()) {
-                self.context_z.forward(ctx, c);
-                self.context_forward(c, e);
-                self.load_x(x, acts);
-                total += self.forward_row(e, acts);
-                de.fill(0.0);
-                self.backward_row(acts, de, Some(&mut *grad), tmp);
-                for (t, m) in self.mades.iter().enumerate() {
-                    let r = t * hd..(t + 1) * hd;
-                    m.context_backward(
-                        &self.params,
-                        (c, &e[r.clone()]),
-                        &mut de[r],
-                        (None, Some(&mut *grad)),
-                        tmp,
-                    );
-                }
+            for start in (0..xs.len()).step_by(BLOCK) {
+                let end = (start + BLOCK).min(xs.len());
+                let mut b = self.carve(s, end - start);
+                self.load_block_x(xs.slice(start, end), &mut b, None);
+                let ctx = BlockContext::PerRow(contexts.slice(start, end));
+                self.forward_block(end - start, ctx, &mut b);
+                total += b.logq[..end - start].iter().sum::<f64>();
+                self.backward_block(end - start, &mut b, Some(&mut *grad), ContextSink::Train);
             }
             total
         });
