@@ -9,19 +9,32 @@
 
 use pulp::{Arch, Simd, WithSimd};
 
-/// Columns of a batched activation are padded to a multiple of this (a multiple
-/// of every f64 SIMD width `pulp` dispatches to).
-pub(crate) const LANES: usize = 8;
+/// Columns of a batched activation are padded to a multiple of this: a multiple
+/// of every f64 SIMD width `pulp` dispatches to without its `x86-v4` feature
+/// (AVX2: 4), and no more, since padding columns cost as much as real ones.
+pub(crate) const LANES: usize = 4;
 
 /// `n` rounded up to a multiple of [`LANES`].
 pub(crate) fn padded(n: usize) -> usize {
     n.div_ceil(LANES) * LANES
 }
 
-/// C (m × n) += A (m × k) · B (k × n); `n` a multiple of [`LANES`].
-pub(crate) fn gemm_nn(m: usize, k: usize, n: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
+/// A half-open range of indices.
+pub(crate) type Span = (usize, usize);
+
+/// C (m × n) += A (m × k) · B (k × n); `n` a multiple of [`LANES`]. Row i of A is
+/// zero outside columns `spans[i]`, so those products are skipped.
+pub(crate) fn gemm_nn(
+    (m, k, n): (usize, usize, usize),
+    a: &[f64],
+    b: &[f64],
+    c: &mut [f64],
+    spans: &[Span],
+) {
     debug_assert_eq!(n % LANES, 0);
+    debug_assert_eq!(spans.len(), m);
     Arch::new().dispatch(Nn {
+        spans,
         m,
         k,
         n,
@@ -32,10 +45,19 @@ pub(crate) fn gemm_nn(m: usize, k: usize, n: usize, a: &[f64], b: &[f64], c: &mu
 }
 
 /// C (m × k) += A (m × n) · B (k × n)ᵀ: the weight gradient, summed over the
-/// batch columns; `n` a multiple of [`LANES`].
-pub(crate) fn gemm_nt(m: usize, k: usize, n: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
+/// batch columns; `n` a multiple of [`LANES`]. Only the columns `spans[i]` of
+/// row i are computed (at least: whole blocks of rows share their widest span).
+pub(crate) fn gemm_nt(
+    (m, k, n): (usize, usize, usize),
+    a: &[f64],
+    b: &[f64],
+    c: &mut [f64],
+    spans: &[Span],
+) {
     debug_assert_eq!(n % LANES, 0);
+    debug_assert_eq!(spans.len(), m);
     Arch::new().dispatch(Nt {
+        spans,
         m,
         k,
         n,
@@ -54,7 +76,15 @@ pub(crate) fn transpose(rows: usize, cols: usize, src: &[f64], dst: &mut [f64]) 
     }
 }
 
+/// The union of the spans of a block of rows.
+fn hull(spans: &[Span]) -> Span {
+    spans
+        .iter()
+        .fold((usize::MAX, 0), |(lo, hi), &(a, b)| (lo.min(a), hi.max(b)))
+}
+
 struct Nn<'a> {
+    spans: &'a [Span],
     m: usize,
     k: usize,
     n: usize,
@@ -67,16 +97,43 @@ impl WithSimd for Nn<'_> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let Nn { m, k, n, a, b, c } = self;
+        let lanes = std::mem::size_of::<S::f64s>() / 8;
+        if !self.n.is_multiple_of(lanes) {
+            // Wider registers than LANES: the plain version (never on AVX2).
+            return self.with_simd(pulp::Scalar);
+        }
+        let Nn {
+            spans,
+            m,
+            k,
+            n,
+            a,
+            b,
+            c,
+        } = self;
         let (bv, _) = S::as_simd_f64s(b);
-        let nv = n / (std::mem::size_of::<S::f64s>() / 8);
+        let nv = n / lanes;
         let mut i = 0;
         while i + 4 <= m {
-            nn_block::<S, 4>(simd, (k, nv), &a[i * k..], bv, &mut c[i * n..(i + 4) * n]);
+            let ks = hull(&spans[i..i + 4]);
+            nn_block::<S, 4>(
+                simd,
+                (k, ks, nv),
+                &a[i * k..],
+                bv,
+                &mut c[i * n..(i + 4) * n],
+            );
             i += 4;
         }
         while i < m {
-            nn_block::<S, 1>(simd, (k, nv), &a[i * k..], bv, &mut c[i * n..(i + 1) * n]);
+            let ks = spans[i];
+            nn_block::<S, 1>(
+                simd,
+                (k, ks, nv),
+                &a[i * k..],
+                bv,
+                &mut c[i * n..(i + 1) * n],
+            );
             i += 1;
         }
     }
@@ -86,7 +143,7 @@ impl WithSimd for Nn<'_> {
 #[inline(always)]
 fn nn_block<S: Simd, const MR: usize>(
     simd: S,
-    (k, nv): (usize, usize),
+    (k, (lo, hi), nv): (usize, Span, usize),
     a: &[f64],
     bv: &[S::f64s],
     c: &mut [f64],
@@ -100,7 +157,7 @@ fn nn_block<S: Simd, const MR: usize>(
     let mut j = 0;
     while j + 2 <= nv {
         let mut acc: [[S::f64s; 2]; MR] = std::array::from_fn(|r| [rows[r][j], rows[r][j + 1]]);
-        for p in 0..k {
+        for p in lo..hi {
             let (b0, b1) = (bv[p * nv + j], bv[p * nv + j + 1]);
             for (r, acc_r) in acc.iter_mut().enumerate() {
                 let av = a_at(r, p);
@@ -116,7 +173,7 @@ fn nn_block<S: Simd, const MR: usize>(
     }
     while j < nv {
         let mut acc: [S::f64s; MR] = std::array::from_fn(|r| rows[r][j]);
-        for p in 0..k {
+        for p in lo..hi {
             let b0 = bv[p * nv + j];
             for (r, acc_r) in acc.iter_mut().enumerate() {
                 *acc_r = simd.mul_add_e_f64s(a_at(r, p), b0, *acc_r);
@@ -130,6 +187,7 @@ fn nn_block<S: Simd, const MR: usize>(
 }
 
 struct Nt<'a> {
+    spans: &'a [Span],
     m: usize,
     k: usize,
     n: usize,
@@ -142,17 +200,30 @@ impl WithSimd for Nt<'_> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let Nt { m, k, n, a, b, c } = self;
+        let lanes = std::mem::size_of::<S::f64s>() / 8;
+        if !self.n.is_multiple_of(lanes) {
+            // Wider registers than LANES: the plain version (never on AVX2).
+            return self.with_simd(pulp::Scalar);
+        }
+        let Nt {
+            spans,
+            m,
+            k,
+            n,
+            a,
+            b,
+            c,
+        } = self;
         let (av, _) = S::as_simd_f64s(a);
         let (bv, _) = S::as_simd_f64s(b);
-        let nv = n / (std::mem::size_of::<S::f64s>() / 8);
+        let nv = n / lanes;
         let mut i = 0;
         while i + 4 <= m {
-            nt_rows::<S, 4>(simd, (i, k, nv), av, bv, c);
+            nt_rows::<S, 4>(simd, (i, k, nv), hull(&spans[i..i + 4]), (av, bv), c);
             i += 4;
         }
         while i < m {
-            nt_rows::<S, 1>(simd, (i, k, nv), av, bv, c);
+            nt_rows::<S, 1>(simd, (i, k, nv), spans[i], (av, bv), c);
             i += 1;
         }
     }
@@ -163,16 +234,16 @@ impl WithSimd for Nt<'_> {
 fn nt_rows<S: Simd, const MR: usize>(
     simd: S,
     (i, k, nv): (usize, usize, usize),
-    av: &[S::f64s],
-    bv: &[S::f64s],
+    (lo, hi): Span,
+    (av, bv): (&[S::f64s], &[S::f64s]),
     c: &mut [f64],
 ) {
-    let mut j = 0;
-    while j + 2 <= k {
+    let mut j = lo;
+    while j + 2 <= hi {
         nt_block::<S, MR, 2>(simd, (i, j, k, nv), av, bv, c);
         j += 2;
     }
-    while j < k {
+    while j < hi {
         nt_block::<S, MR, 1>(simd, (i, j, k, nv), av, bv, c);
         j += 1;
     }
@@ -219,11 +290,11 @@ mod tests {
     /// sums of ≤ 60 products of magnitude ≤ 9.
     #[test]
     fn products_match_the_definition() {
-        for (m, k, n) in [(1, 1, 8), (4, 2, 8), (5, 7, 16), (11, 3, 24), (50, 50, 56)] {
+        for (m, k, n) in [(1, 1, 4), (4, 2, 8), (5, 7, 12), (11, 3, 24), (50, 50, 52)] {
             let (a, b) = (fill(m * k, 1), fill(k * n, 2));
             let mut c = fill(m * n, 3);
             let c0 = c.clone();
-            gemm_nn(m, k, n, &a, &b, &mut c);
+            gemm_nn((m, k, n), &a, &b, &mut c, &vec![(0, k); m]);
             for i in 0..m {
                 for j in 0..n {
                     let want =
@@ -234,7 +305,7 @@ mod tests {
             let (a, b) = (fill(m * n, 4), fill(k * n, 5));
             let mut c = fill(m * k, 6);
             let c0 = c.clone();
-            gemm_nt(m, k, n, &a, &b, &mut c);
+            gemm_nt((m, k, n), &a, &b, &mut c, &vec![(0, k); m]);
             for i in 0..m {
                 for j in 0..k {
                     let want =

@@ -49,6 +49,7 @@ mod error;
 mod gemm;
 pub mod io;
 mod made;
+mod made_batch;
 mod maf;
 mod mnle;
 mod nn;

@@ -12,6 +12,7 @@
 //! are biases only, independent of θ, exactly as in nflows; the permutations
 //! between transforms let every feature depend on θ.)
 
+use crate::made_batch::Bands;
 use crate::nn::{Activation, Alloc, Linear};
 
 /// The sizes of one MADE.
@@ -44,6 +45,9 @@ pub(crate) struct Made {
     pub(crate) hidden: Vec<Linear>,
     pub(crate) output: Linear,
     pub(crate) activation: Activation,
+    /// The hidden units sorted by degree and the bands of possibly non-zero
+    /// weights in that order (for the batched passes).
+    pub(crate) bands: Bands,
 }
 
 impl Made {
@@ -89,12 +93,14 @@ impl Made {
                 }
             }
         }
+        let bands = Bands::new(&hidden_deg, (d, context_features), d * output_multiplier);
         Self {
             input,
             context,
             hidden,
             output,
             activation,
+            bands,
         }
     }
     pub(crate) fn layers(&self) -> impl Iterator<Item = &Linear> {
@@ -224,184 +230,6 @@ impl Made {
                 *a += b;
             }
         }
-    }
-}
-
-/// The θ part of a batched pass: one e per column, or one e shared by all columns.
-#[derive(Clone, Copy)]
-pub(crate) enum BatchContext<'a> {
-    /// H × np, e of each column.
-    PerRow(&'a [f64]),
-    /// H entries, the same e for every column.
-    Shared(&'a [f64]),
-}
-
-/// Where [`Made::backward_batch`] puts its adjoints (np columns each).
-pub(crate) struct BatchSinks<'a> {
-    /// Adjoint of the input U (D × np, added to), if wanted.
-    pub(crate) du: Option<&'a mut [f64]>,
-    /// Adjoint of the θ part e (H × np, overwritten).
-    pub(crate) de: &'a mut [f64],
-    /// Parameter gradient (added to), when training.
-    pub(crate) grad: Option<&'a mut [f64]>,
-}
-
-/// Adds the row sums of `dy` (rows of `np`) to the bias gradient `gb`.
-fn add_row_sums(dy: &[f64], np: usize, gb: &mut [f64]) {
-    for (g, row) in gb.iter_mut().zip(dy.chunks_exact(np)) {
-        *g += row.iter().sum::<f64>();
-    }
-}
-
-impl Made {
-    /// Scratch for [`Made::backward_batch`] with `np` columns.
-    pub(crate) fn batch_tmp_len(&self, np: usize) -> usize {
-        let h = self.hidden_features();
-        let widest = h
-            .max(self.output.n_out)
-            .max(self.features())
-            .max(self.context.n_in);
-        2 * h * np + h * widest
-    }
-    /// Batched [`Made::context_forward`]: E (H × np) = act(W_c C + b_c) for the
-    /// columns of C (context × np).
-    pub(crate) fn context_forward_batch(&self, p: &[f64], c: &[f64], np: usize, e: &mut [f64]) {
-        let l = &self.context;
-        l.forward_batch(p, c, np, e);
-        self.activation.apply_slice(&mut e[..l.n_out * np]);
-    }
-    /// Batched [`Made::forward`] over `np` columns: `acts` (acts_len × np) holds U
-    /// in its first D rows and receives h₀..h_B and the output.
-    pub(crate) fn forward_batch(
-        &self,
-        p: &[f64],
-        e: BatchContext<'_>,
-        np: usize,
-        acts: &mut [f64],
-    ) {
-        let (d, h) = (self.features(), self.hidden_features());
-        let (u, rest) = acts.split_at_mut(d * np);
-        let (h0, mut rest) = rest.split_at_mut(h * np);
-        let (_, b_in) = self.input.split(p);
-        match e {
-            BatchContext::PerRow(e) => {
-                for ((row, er), b) in h0.chunks_exact_mut(np).zip(e.chunks_exact(np)).zip(b_in) {
-                    for (v, ev) in row.iter_mut().zip(er) {
-                        *v = ev + b;
-                    }
-                }
-            }
-            BatchContext::Shared(e) => {
-                for ((row, ev), b) in h0.chunks_exact_mut(np).zip(e).zip(b_in) {
-                    row.fill(ev + b);
-                }
-            }
-        }
-        let (w_in, _) = self.input.split(p);
-        crate::gemm::gemm_nn(h, d, np, w_in, u, h0);
-        self.activation.apply_slice(h0);
-        let mut prev: &[f64] = h0;
-        for l in &self.hidden {
-            let (cur, r) = rest.split_at_mut(h * np);
-            l.forward_batch(p, prev, np, cur);
-            self.activation.apply_slice(cur);
-            prev = cur;
-            rest = r;
-        }
-        self.output
-            .forward_batch(p, prev, np, &mut rest[..self.output.n_out * np]);
-    }
-    /// Batched [`Made::backward`] from the output adjoint `dout` (its padding
-    /// columns zero) after [`Made::forward_batch`] filled `acts`.
-    pub(crate) fn backward_batch(
-        &self,
-        p: &[f64],
-        acts: &[f64],
-        np: usize,
-        dout: &[f64],
-        sinks: BatchSinks<'_>,
-        tmp: &mut [f64],
-    ) {
-        let BatchSinks { du, de, mut grad } = sinks;
-        let (d, h) = (self.features(), self.hidden_features());
-        let nb = self.hidden.len();
-        let (u, hs) = acts.split_at(d * np);
-        let (a, rest) = tmp.split_at_mut(h * np);
-        let (b, wt) = rest.split_at_mut(h * np);
-        let (mut cur, mut next) = (a, b);
-        let hb = &hs[nb * h * np..(nb + 1) * h * np];
-        if let Some(g) = grad.as_deref_mut() {
-            self.output.accumulate_grad_batch(hb, dout, np, g);
-        }
-        self.output
-            .backward_input_batch(p, dout, np, (cur, false), wt);
-        for k in (0..nb).rev() {
-            let out = &hs[(k + 1) * h * np..(k + 2) * h * np];
-            self.activation.mul_grad_from_output(cur, out);
-            let input = &hs[k * h * np..(k + 1) * h * np];
-            if let Some(g) = grad.as_deref_mut() {
-                self.hidden[k].accumulate_grad_batch(input, cur, np, g);
-            }
-            self.hidden[k].backward_input_batch(p, cur, np, (next, false), wt);
-            std::mem::swap(&mut cur, &mut next);
-        }
-        self.activation.mul_grad_from_output(cur, &hs[..h * np]);
-        if let Some(g) = grad {
-            self.input.accumulate_grad_batch(u, cur, np, g);
-        }
-        if let Some(du) = du {
-            self.input.backward_input_batch(p, cur, np, (du, true), wt);
-        }
-        de[..h * np].copy_from_slice(cur);
-    }
-    /// Batched [`Made::context_backward`] for training: from the adjoint `de` (H ×
-    /// np, overwritten) of E = act(W_c C + b_c), adds the parameter gradient.
-    pub(crate) fn context_backward_batch(
-        &self,
-        (c, e): (&[f64], &[f64]),
-        np: usize,
-        de: &mut [f64],
-        grad: &mut [f64],
-    ) {
-        let n = self.context.n_out * np;
-        self.activation.mul_grad_from_output(&mut de[..n], &e[..n]);
-        self.context.accumulate_grad_batch(c, &de[..n], np, grad);
-    }
-}
-
-impl Linear {
-    /// Y (n_out × np) = W X + b for the columns of X (n_in × np).
-    pub(crate) fn forward_batch(&self, p: &[f64], x: &[f64], np: usize, y: &mut [f64]) {
-        let (w, b) = self.split(p);
-        let y = &mut y[..self.n_out * np];
-        for (row, bo) in y.chunks_exact_mut(np).zip(b) {
-            row.fill(*bo);
-        }
-        crate::gemm::gemm_nn(self.n_out, self.n_in, np, w, x, y);
-    }
-    /// DX (n_in × np) = Wᵀ DY, or += if `add`; `wt` holds n_in · n_out entries.
-    pub(crate) fn backward_input_batch(
-        &self,
-        p: &[f64],
-        dy: &[f64],
-        np: usize,
-        (dx, add): (&mut [f64], bool),
-        wt: &mut [f64],
-    ) {
-        let (w, _) = self.split(p);
-        let wt = &mut wt[..self.n_in * self.n_out];
-        crate::gemm::transpose(self.n_out, self.n_in, w, wt);
-        let dx = &mut dx[..self.n_in * np];
-        if !add {
-            dx.fill(0.0);
-        }
-        crate::gemm::gemm_nn(self.n_in, self.n_out, np, wt, dy, dx);
-    }
-    /// ∂W += DY Xᵀ, ∂b += DY 1 over the columns.
-    pub(crate) fn accumulate_grad_batch(&self, x: &[f64], dy: &[f64], np: usize, g: &mut [f64]) {
-        let (gw, gb) = self.split_mut(g);
-        crate::gemm::gemm_nt(self.n_out, self.n_in, np, dy, x, gw);
-        add_row_sums(&dy[..self.n_out * np], np, gb);
     }
 }
 

@@ -54,6 +54,10 @@ impl Activation {
     /// The activation of every entry of `v`, in place.
     #[inline]
     pub(crate) fn apply_slice(self, v: &mut [f64]) {
+        if self == Activation::Tanh {
+            tanh_slice(v);
+            return;
+        }
         for x in v.iter_mut() {
             *x = self.apply(*x);
         }
@@ -94,22 +98,52 @@ impl Activation {
     }
 }
 
-/// tanh to within 2 ulp, about twice as fast as `f64::tanh` (the networks' most
-/// frequent operation): Cephes' `tanh` — a rational approximation in x² for
-/// |x| ≤ 0.625, 1 − 2/(e^{2|x|} + 1) beyond.
-#[inline]
+/// tanh to within 2 ulp without a library call, so a loop of it vectorizes
+/// (the networks' most frequent operation): Cephes' `tanh` — a rational
+/// approximation in x² for |x| ≤ 0.625, 1 − 2/(e^{2|x|} + 1) beyond, with e^y by
+/// Cephes' `exp` (Padé form on |r| ≤ ½ ln 2, 2^k from the exponent bits). Both
+/// branches are computed up to one shared division; |x| is capped at 20, where tanh is 1
+/// in f64.
+#[inline(always)]
 pub(crate) fn tanh(x: f64) -> f64 {
     let a = x.abs();
-    if a > 0.625 {
-        (1.0 - 2.0 / ((2.0 * a).exp() + 1.0)).copysign(x)
+    // e^{2a}, a ≤ 20: k = round(2a / ln 2) by the 1.5·2⁵² trick (its low bits are k).
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    let y = 2.0 * a.min(20.0);
+    let t = y * std::f64::consts::LOG2_E + MAGIC;
+    let k = t - MAGIC;
+    let r = (y - k * 6.931_457_519_531_25e-1) - k * 1.428_606_820_309_417_2e-6;
+    let rr = r * r;
+    let px = r * ((1.261_771_930_748_105_9e-4 * rr + 3.029_944_077_074_419_6e-2) * rr + 1.0);
+    let qx = ((3.001_985_051_386_644_5e-6 * rr + 2.524_483_403_496_841_e-3) * rr
+        + 2.272_655_482_081_550_3e-1)
+        * rr
+        + 2.0;
+    // e^{2a} = 2^k (q + p)/(q − p); 1 − 2/(e^{2a} + 1) = 1 − 2(q − p)/(2^k (q + p) + q − p).
+    let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
+    let big_num = -2.0 * (qx - px);
+    let big_den = scale * (qx + px) + (qx - px);
+    let s = x * x;
+    let p =
+        (-9.643_991_794_250_523e-1 * s - 9.928_772_310_019_186e1) * s - 1.614_687_684_417_084_5e3;
+    let q = ((s + 1.128_116_784_916_329_3e2) * s + 2.235_488_390_601_004_5e3) * s
+        + 4.844_063_053_251_255e3;
+    // One division for either branch: c + num/den.
+    let (c, num, den) = if a > 0.625 {
+        (1.0f64.copysign(x), big_num.copysign(-x), big_den)
     } else {
-        let s = x * x;
-        let p = (-9.643_991_794_250_523e-1 * s - 9.928_772_310_019_186e1) * s
-            - 1.614_687_684_417_084_5e3;
-        let q = ((s + 1.128_116_784_916_329_3e2) * s + 2.235_488_390_601_004_5e3) * s
-            + 4.844_063_053_251_255e3;
-        x + x * s * p / q
-    }
+        (x, x * s * p, q)
+    };
+    c + num / den
+}
+
+/// tanh of every entry, in place, vectorized at run time.
+pub(crate) fn tanh_slice(v: &mut [f64]) {
+    pulp::Arch::new().dispatch(|| {
+        for x in v.iter_mut() {
+            *x = tanh(*x);
+        }
+    });
 }
 
 /// ∑ a_i b_i with four accumulators (so the loop vectorizes).

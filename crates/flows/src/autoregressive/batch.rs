@@ -4,10 +4,10 @@
 //! layer is one matrix product over the block. The elementwise maps run per entry.
 //! Results depend on the block cut only, which is fixed, never on threads.
 
-use super::{ArFlow, HALF_LN_2PI};
+use super::{ArFlow, Elementwise, HALF_LN_2PI};
 use crate::RowsView;
 use crate::gemm::padded;
-use crate::made::{BatchContext, BatchSinks};
+use crate::made_batch::{BatchContext, BatchSinks};
 
 /// Rows per block: a block's activations (about 1.4 kB per row at sbi's MAF
 /// sizes) stay in the L2 cache.
@@ -125,6 +125,8 @@ impl ArFlow {
         }
     }
     /// Forward pass of the `n` loaded rows: fills the activations and `b.logq`.
+    /// For the affine map the MADE outputs (a, shift) are replaced by (scale, σ(a)),
+    /// what [`ArFlow::backward_block`] needs.
     pub(super) fn forward_block(&self, n: usize, ctx: BlockContext<'_>, b: &mut Bufs<'_>) {
         let (d, h, m, np) = (self.x_dim(), self.hidden(), self.mult(), b.np);
         if let BlockContext::PerRow(rows) = ctx {
@@ -138,7 +140,7 @@ impl ArFlow {
                 }
             }
             for (made, e) in self.mades.iter().zip(b.e.chunks_exact_mut(h * np)) {
-                made.context_forward_batch(&self.params, b.c, np, e);
+                made.context_forward_batch(&self.work, b.c, np, e);
             }
         }
         let acts_len = self.mades[0].acts_len();
@@ -153,7 +155,25 @@ impl ArFlow {
                 BlockContext::PerRow(_) => BatchContext::PerRow(&b.e[t * h * np..(t + 1) * h * np]),
                 BlockContext::Shared(e) => BatchContext::Shared(&e[t * h..(t + 1) * h]),
             };
-            made.forward_batch(&self.params, e, np, block);
+            made.forward_batch(&self.work, e, np, block);
+            if let Elementwise::Affine = el {
+                // Keeps (scale, σ(a)) in place of (a, shift) for the backward pass.
+                let (u, out) = block.split_at_mut(out_at);
+                for (j, &i) in perm.iter().enumerate() {
+                    let next_row = &mut next[j * np..(j + 1) * np];
+                    let (ra, rs) = out[2 * i * np..(2 * i + 2) * np].split_at_mut(np);
+                    let ui = &u[i * np..(i + 1) * np];
+                    for col in 0..n {
+                        let (scale, sig) = Elementwise::affine_scale(ra[col]);
+                        next_row[col] = scale * ui[col] + rs[col];
+                        b.logq[col] += scale.ln();
+                        ra[col] = scale;
+                        rs[col] = sig;
+                    }
+                    next_row[n..].fill(0.0);
+                }
+                continue;
+            }
             let out = &block[out_at..];
             for (j, &i) in perm.iter().enumerate() {
                 let next_row = &mut next[j * np..(j + 1) * np];
@@ -201,7 +221,22 @@ impl ArFlow {
             }
             b.dout.fill(0.0);
             let out = &block[out_at..];
-            for i in 0..d {
+            if let Elementwise::Affine = el {
+                // (scale, σ(a)) as the forward pass left them.
+                for i in 0..d {
+                    let (scale, sig) = out[2 * i * np..(2 * i + 2) * np].split_at(np);
+                    let (da, ds) = b.dout[2 * i * np..(2 * i + 2) * np].split_at_mut(np);
+                    let ui = &block[i * np..(i + 1) * np];
+                    let (du, dv) = (&mut b.du[i * np..(i + 1) * np], &b.dv[i * np..(i + 1) * np]);
+                    for col in 0..n {
+                        da[col] = (dv[col] * ui[col] + 1.0 / scale[col]) * sig[col];
+                        ds[col] = dv[col];
+                        du[col] = dv[col] * scale[col];
+                    }
+                    du[n..].fill(0.0);
+                }
+            }
+            for i in (0..d).filter(|_| !matches!(el, Elementwise::Affine)) {
                 for col in 0..n {
                     for (q, oq) in o.iter_mut().enumerate() {
                         *oq = out[(i * m + q) * np + col];
@@ -219,7 +254,7 @@ impl ArFlow {
                 de: b.de,
                 grad: grad.as_deref_mut(),
             };
-            made.backward_batch(&self.params, block, np, b.dout, sinks, b.tmp);
+            made.backward_batch(&self.work, block, np, b.dout, sinks, b.tmp);
             match &mut sink {
                 ContextSink::Train => {
                     if let Some(g) = grad.as_deref_mut() {

@@ -61,6 +61,18 @@ impl Elementwise {
             Elementwise::Spline(s) => s.backward(o, u, vbar, dout),
         }
     }
+    /// Affine only: (scale, ∂scale/∂a) = (softplus(a) + 10⁻³, σ(a)) with one exp,
+    /// for the batched passes, which keep them between forward and backward.
+    #[inline]
+    pub(crate) fn affine_scale(a: f64) -> (f64, f64) {
+        let e = (-a.abs()).exp();
+        let sig = if a >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
+        (a.max(0.0) + e.ln_1p() + MIN_SCALE, sig)
+    }
     #[inline]
     pub(crate) fn inverse(&self, o: &[f64], v: f64) -> f64 {
         match self {

@@ -58,12 +58,17 @@ pub(crate) struct ArFlow {
     perms: Vec<Vec<usize>>,
     masked: Vec<usize>,
     pub(crate) params: Vec<f64>,
+    /// `params` with each MADE's hidden units in order of degree (what every pass
+    /// computes with; see `made_batch`), and `work[k] = params[sorted_from[k]]`.
+    work: Vec<f64>,
+    sorted_from: Vec<usize>,
 }
 
 struct Layout {
     mades: Vec<Made>,
     masked: Vec<usize>,
     len: usize,
+    sorted_from: Vec<usize>,
 }
 
 fn layout(shape: &ArShape, d: usize, c: usize) -> Result<Layout, FlowError> {
@@ -82,13 +87,18 @@ fn layout(shape: &ArShape, d: usize, c: usize) -> Result<Layout, FlowError> {
         output_multiplier: shape.elementwise.multiplier(),
         activation: shape.activation,
     };
-    let mades = (0..shape.num_transforms)
+    let mades: Vec<Made> = (0..shape.num_transforms)
         .map(|_| Made::new(&mut alloc, made, &mut masked))
         .collect();
+    let mut sorted_from = vec![0; alloc.len];
+    for m in &mades {
+        m.sorted_index_map(&mut sorted_from);
+    }
     Ok(Layout {
         mades,
         masked,
         len: alloc.len,
+        sorted_from,
     })
 }
 
@@ -123,6 +133,7 @@ impl ArFlow {
                 }
             })
             .collect();
+        let work = lay.sorted_from.iter().map(|&i| params[i]).collect();
         Ok(Self {
             shape,
             x_z,
@@ -131,6 +142,8 @@ impl ArFlow {
             perms,
             masked: lay.masked,
             params,
+            work,
+            sorted_from: lay.sorted_from,
         })
     }
     pub(crate) fn state(&self) -> ArState {
@@ -165,6 +178,7 @@ impl ArFlow {
         if s.permutations.len() != shape.num_transforms || !s.permutations.iter().all(is_perm) {
             return Err(FlowError::Corrupt("bad permutations".into()));
         }
+        let work = lay.sorted_from.iter().map(|&i| s.params[i]).collect();
         Ok(Self {
             shape,
             x_z: s.x_z,
@@ -173,11 +187,16 @@ impl ArFlow {
             perms: s.permutations,
             masked: lay.masked,
             params: s.params,
+            work,
+            sorted_from: lay.sorted_from,
         })
     }
     pub(crate) fn set_parameters(&mut self, params: &[f64]) -> Result<(), FlowError> {
         crate::io::check_new_params(params, self.params.len(), &self.masked)?;
         self.params.copy_from_slice(params);
+        for (w, &i) in self.work.iter_mut().zip(&self.sorted_from) {
+            *w = params[i];
+        }
         Ok(())
     }
     pub(crate) fn x_z(&self) -> &ZScore {
@@ -209,7 +228,7 @@ impl ArFlow {
     /// The θ part of every MADE, e_t = act(W_c c + b_c), into `e` (T·H).
     fn context_forward(&self, c: &[f64], e: &mut [f64]) {
         for (m, e) in self.mades.iter().zip(e.chunks_exact_mut(self.hidden())) {
-            m.context_forward(&self.params, c, e);
+            m.context_forward(&self.work, c, e);
         }
     }
     pub(crate) fn log_prob_batch(
@@ -283,7 +302,7 @@ impl ArFlow {
             for (t, m) in self.mades.iter().enumerate() {
                 let r = t * hd..(t + 1) * hd;
                 m.context_backward(
-                    &self.params,
+                    &self.work,
                     (c, &e[r.clone()]),
                     &mut de[r],
                     (Some(dc), None),
@@ -319,7 +338,7 @@ impl ArFlow {
         for (t, m) in self.mades.iter().enumerate() {
             let block = &mut acts[t * stride..(t + 1) * stride];
             block[0] = 0.0;
-            m.forward(&self.params, &e[t * hd..(t + 1) * hd], block);
+            m.forward(&self.work, &e[t * hd..(t + 1) * hd], block);
         }
         let (d_out, extra) = extra.split_at_mut(nt * m_out);
         let (us, dtmp) = extra.split_at_mut(nt);
@@ -388,7 +407,7 @@ impl ArFlow {
                 grad: None,
             };
             m.backward(
-                &self.params,
+                &self.work,
                 &acts[t * stride..(t + 1) * stride],
                 &d_out[t * m_out..(t + 1) * m_out],
                 sinks,
@@ -423,7 +442,7 @@ impl ArFlow {
                 // Feature i depends on u_<i only: d passes fix one more feature each.
                 acts[..d].fill(0.0);
                 for _ in 0..d {
-                    m.forward(&self.params, &e[t * hd..(t + 1) * hd], &mut acts);
+                    m.forward(&self.work, &e[t * hd..(t + 1) * hd], &mut acts);
                     let o = m.output_of(&acts);
                     for i in 0..d {
                         u[i] = self
@@ -453,7 +472,11 @@ impl ArFlow {
         }
         check_len(grad, self.params.len(), "grad")?;
         grad.fill(0.0);
-        let total = with_scratch(self.block_len(xs.len()), |s| {
+        let np = self.params.len();
+        let total = with_scratch(np + self.block_len(xs.len()), |s| {
+            // The gradient in the sorted order first, then back to the layout.
+            let (gs, s) = s.split_at_mut(np);
+            gs.fill(0.0);
             let mut total = 0.0;
             for start in (0..xs.len()).step_by(BLOCK) {
                 let end = (start + BLOCK).min(xs.len());
@@ -462,7 +485,10 @@ impl ArFlow {
                 let ctx = BlockContext::PerRow(contexts.slice(start, end));
                 self.forward_block(end - start, ctx, &mut b);
                 total += b.logq[..end - start].iter().sum::<f64>();
-                self.backward_block(end - start, &mut b, Some(&mut *grad), ContextSink::Train);
+                self.backward_block(end - start, &mut b, Some(&mut *gs), ContextSink::Train);
+            }
+            for (g, &i) in gs.iter().zip(&self.sorted_from) {
+                grad[i] = *g;
             }
             total
         });
