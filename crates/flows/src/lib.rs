@@ -56,6 +56,7 @@ mod nn;
 mod nsf;
 mod rows;
 mod spline;
+mod vmath;
 mod zscore;
 
 use rand::Rng;

@@ -4,6 +4,7 @@
 //! layer is one matrix product over the block. The elementwise maps run per entry.
 //! Results depend on the block cut only, which is fixed, never on threads.
 
+use super::elementwise::{affine_backward_row, affine_forward_row};
 use super::{ArFlow, Elementwise, HALF_LN_2PI};
 use crate::RowsView;
 use crate::gemm::padded;
@@ -162,14 +163,9 @@ impl ArFlow {
                 for (j, &i) in perm.iter().enumerate() {
                     let next_row = &mut next[j * np..(j + 1) * np];
                     let (ra, rs) = out[2 * i * np..(2 * i + 2) * np].split_at_mut(np);
-                    let ui = &u[i * np..(i + 1) * np];
-                    for col in 0..n {
-                        let (scale, sig) = Elementwise::affine_scale(ra[col]);
-                        next_row[col] = scale * ui[col] + rs[col];
-                        b.logq[col] += scale.ln();
-                        ra[col] = scale;
-                        rs[col] = sig;
-                    }
+                    let ui = &u[i * np..i * np + n];
+                    let ab = (&mut ra[..n], &mut rs[..n]);
+                    affine_forward_row(ab, ui, &mut next_row[..n], &mut b.logq[..n]);
                     next_row[n..].fill(0.0);
                 }
                 continue;
@@ -226,13 +222,14 @@ impl ArFlow {
                 for i in 0..d {
                     let (scale, sig) = out[2 * i * np..(2 * i + 2) * np].split_at(np);
                     let (da, ds) = b.dout[2 * i * np..(2 * i + 2) * np].split_at_mut(np);
-                    let ui = &block[i * np..(i + 1) * np];
-                    let (du, dv) = (&mut b.du[i * np..(i + 1) * np], &b.dv[i * np..(i + 1) * np]);
-                    for col in 0..n {
-                        da[col] = (dv[col] * ui[col] + 1.0 / scale[col]) * sig[col];
-                        ds[col] = dv[col];
-                        du[col] = dv[col] * scale[col];
-                    }
+                    let ui = &block[i * np..i * np + n];
+                    let (du, dv) = (&mut b.du[i * np..(i + 1) * np], &b.dv[i * np..i * np + n]);
+                    affine_backward_row(
+                        (&scale[..n], &sig[..n]),
+                        (ui, dv),
+                        (&mut da[..n], &mut ds[..n]),
+                        &mut du[..n],
+                    );
                     du[n..].fill(0.0);
                 }
             }

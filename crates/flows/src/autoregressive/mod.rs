@@ -471,11 +471,11 @@ impl ArFlow {
             return Err(FlowError::NonFinite { what: "xs" });
         }
         check_len(grad, self.params.len(), "grad")?;
-        grad.fill(0.0);
-        let np = self.params.len();
-        let total = with_scratch(np + self.block_len(xs.len()), |s| {
+
+        let n_params = self.params.len();
+        let total = with_scratch(n_params + self.block_len(xs.len()), |s| {
             // The gradient in the sorted order first, then back to the layout.
-            let (gs, s) = s.split_at_mut(np);
+            let (gs, s) = s.split_at_mut(n_params);
             gs.fill(0.0);
             let mut total = 0.0;
             for start in (0..xs.len()).step_by(BLOCK) {
@@ -487,15 +487,14 @@ impl ArFlow {
                 total += b.logq[..end - start].iter().sum::<f64>();
                 self.backward_block(end - start, &mut b, Some(&mut *gs), ContextSink::Train);
             }
+            // sorted_from is a permutation: every entry of grad is written.
+            let n = xs.len() as f64;
             for (g, &i) in gs.iter().zip(&self.sorted_from) {
-                grad[i] = *g;
+                grad[i] = *g / -n;
             }
             total
         });
         let n = xs.len() as f64;
-        for g in grad.iter_mut() {
-            *g /= -n;
-        }
         for &i in &self.masked {
             grad[i] = 0.0;
         }
