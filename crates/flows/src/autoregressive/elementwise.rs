@@ -80,7 +80,35 @@ pub(crate) fn affine_forward_row(
     v: &mut [f64],
     logq: &mut [f64],
 ) {
-    pulp::Arch::new().dispatch(|| {
+    pulp::Arch::new().dispatch(AffineForward {
+        a,
+        shift,
+        u,
+        v,
+        logq,
+    });
+}
+
+struct AffineForward<'a> {
+    a: &'a mut [f64],
+    shift: &'a mut [f64],
+    u: &'a [f64],
+    v: &'a mut [f64],
+    logq: &'a mut [f64],
+}
+
+impl pulp::WithSimd for AffineForward<'_> {
+    type Output = ();
+    // Inlined into pulp's target-feature function, so the loop vectorizes there.
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let AffineForward {
+            a,
+            shift,
+            u,
+            v,
+            logq,
+        } = self;
         for ((((a, s), u), v), lq) in a
             .iter_mut()
             .zip(shift.iter_mut())
@@ -94,7 +122,7 @@ pub(crate) fn affine_forward_row(
             *a = scale;
             *s = sig;
         }
-    });
+    }
 }
 
 /// The adjoints of one feature's row after [`affine_forward_row`]: from v̄ into
@@ -105,18 +133,16 @@ pub(crate) fn affine_backward_row(
     (da, dshift): (&mut [f64], &mut [f64]),
     du: &mut [f64],
 ) {
-    pulp::Arch::new().dispatch(|| {
-        for (((((da, ds), du), vb), (sc, sg)), u) in da
-            .iter_mut()
-            .zip(dshift.iter_mut())
-            .zip(du.iter_mut())
-            .zip(vbar)
-            .zip(scale.iter().zip(sig))
-            .zip(u)
-        {
-            *da = (vb * u + 1.0 / sc) * sg;
-            *ds = *vb;
-            *du = vb * sc;
-        }
-    });
+    for (((((da, ds), du), vb), (sc, sg)), u) in da
+        .iter_mut()
+        .zip(dshift.iter_mut())
+        .zip(du.iter_mut())
+        .zip(vbar)
+        .zip(scale.iter().zip(sig))
+        .zip(u)
+    {
+        *da = (vb * u + 1.0 / sc) * sg;
+        *ds = *vb;
+        *du = vb * sc;
+    }
 }

@@ -488,9 +488,9 @@ impl ArFlow {
                 self.backward_block(end - start, &mut b, Some(&mut *gs), ContextSink::Train);
             }
             // sorted_from is a permutation: every entry of grad is written.
-            let n = xs.len() as f64;
+            let scale = -1.0 / xs.len() as f64;
             for (g, &i) in gs.iter().zip(&self.sorted_from) {
-                grad[i] = *g / -n;
+                grad[i] = g * scale;
             }
             total
         });
