@@ -114,27 +114,29 @@ impl WithSimd for Nn<'_> {
         let (bv, _) = S::as_simd_f64s(b);
         let nv = n / lanes;
         let mut i = 0;
-        while i + 4 <= m {
-            let ks = hull(&spans[i..i + 4]);
-            nn_block::<S, 4>(
-                simd,
-                (k, ks, nv),
+        // Six rows per block (12 accumulators), then 2 and 1 for the rest: a
+        // block of one row has too few independent sums to keep the FMA units busy.
+        while i + 6 <= m {
+            let (ks, a, c) = (
+                hull(&spans[i..i + 6]),
                 &a[i * k..],
-                bv,
-                &mut c[i * n..(i + 4) * n],
+                &mut c[i * n..(i + 6) * n],
             );
-            i += 4;
+            nn_block::<S, 6>(simd, (k, ks, nv), a, bv, c);
+            i += 6;
         }
-        while i < m {
-            let ks = spans[i];
-            nn_block::<S, 1>(
-                simd,
-                (k, ks, nv),
+        while i + 2 <= m {
+            let (ks, a, c) = (
+                hull(&spans[i..i + 2]),
                 &a[i * k..],
-                bv,
-                &mut c[i * n..(i + 1) * n],
+                &mut c[i * n..(i + 2) * n],
             );
-            i += 1;
+            nn_block::<S, 2>(simd, (k, ks, nv), a, bv, c);
+            i += 2;
+        }
+        if i < m {
+            let (ks, a, c) = (spans[i], &a[i * k..], &mut c[i * n..(i + 1) * n]);
+            nn_block::<S, 1>(simd, (k, ks, nv), a, bv, c);
         }
     }
 }
@@ -222,9 +224,12 @@ impl WithSimd for Nt<'_> {
             nt_rows::<S, 4>(simd, (i, k, nv), hull(&spans[i..i + 4]), (av, bv), c);
             i += 4;
         }
-        while i < m {
+        while i + 2 <= m {
+            nt_rows::<S, 2>(simd, (i, k, nv), hull(&spans[i..i + 2]), (av, bv), c);
+            i += 2;
+        }
+        if i < m {
             nt_rows::<S, 1>(simd, (i, k, nv), spans[i], (av, bv), c);
-            i += 1;
         }
     }
 }
@@ -313,6 +318,26 @@ mod tests {
                     assert!((c[i * k + j] - want).abs() < 1e-12 * (1.0 + want.abs()) * 60.0);
                 }
             }
+        }
+        // Banded A (zero outside each row's span): the skipped products are zeros.
+        let (m, k, n) = (13, 9, 12);
+        let spans: Vec<Span> = (0..m)
+            .map(|i| (i % 3, (i % 3 + 1 + i / 2).min(k)))
+            .collect();
+        let mut a = fill(m * k, 7);
+        for (i, row) in a.chunks_exact_mut(k).enumerate() {
+            for (p, v) in row.iter_mut().enumerate() {
+                if p < spans[i].0 || p >= spans[i].1 {
+                    *v = 0.0;
+                }
+            }
+        }
+        let b = fill(k * n, 8);
+        let (mut banded, mut dense) = (fill(m * n, 9), fill(m * n, 9));
+        gemm_nn((m, k, n), &a, &b, &mut banded, &spans);
+        gemm_nn((m, k, n), &a, &b, &mut dense, &vec![(0, k); m]);
+        for (x, y) in banded.iter().zip(&dense) {
+            assert!((x - y).abs() < 1e-12 * (1.0 + y.abs()) * 60.0);
         }
         let mut t = vec![0.0; 6];
         transpose(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &mut t);
