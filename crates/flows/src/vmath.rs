@@ -1,5 +1,6 @@
-//! exp and ln without library calls, for loops that should vectorize (the affine
-//! transform's softplus scale and its log-determinant over a block of rows).
+//! tanh, exp and ln without library calls, for loops that should vectorize (the
+//! networks' activations; the affine transform's softplus scale and its
+//! log-determinant over a block of rows).
 //! Cephes' formulas: 2^k times a Padé form on |r| ≤ ½ ln 2; 2^k and k from the
 //! exponent bits, so every step is a plain arithmetic or bit operation.
 
@@ -65,6 +66,96 @@ pub(crate) fn softplus_sigmoid(a: f64, floor: f64) -> (f64, f64) {
     let inv = 1.0 / u;
     let sig = if a >= 0.0 { inv } else { e * inv };
     (a.max(0.0) + l + floor, sig)
+}
+
+/// tanh to within 2 ulp without a library call, so a loop of it vectorizes
+/// (the networks' most frequent operation): Cephes' `tanh` — a rational
+/// approximation in x² for |x| ≤ 0.625, 1 − 2/(e^{2|x|} + 1) beyond, with e^y by
+/// Cephes' `exp` (Padé form on |r| ≤ ½ ln 2, 2^k from the exponent bits). Both
+/// branches are computed up to one shared division; |x| is capped at 20, where tanh is 1
+/// in f64.
+#[inline(always)]
+pub(crate) fn tanh(x: f64) -> f64 {
+    tanh_with(x, |a, b, c| a * b + c)
+}
+
+/// [`tanh`] with the multiply-adds done by `fma` (fused where the CPU has it).
+#[inline(always)]
+fn tanh_with(x: f64, fma: impl Fn(f64, f64, f64) -> f64) -> f64 {
+    let a = x.abs();
+    // e^{2a}, a ≤ 20: k = round(2a / ln 2) by the 1.5·2⁵² trick (its low bits are k).
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    let y = 2.0 * a.min(20.0);
+    let t = fma(y, std::f64::consts::LOG2_E, MAGIC);
+    let k = t - MAGIC;
+    let r = fma(
+        -k,
+        1.428_606_820_309_417_2e-6,
+        fma(-k, 6.931_457_519_531_25e-1, y),
+    );
+    let rr = r * r;
+    let px = r * fma(
+        fma(1.261_771_930_748_105_9e-4, rr, 3.029_944_077_074_419_6e-2),
+        rr,
+        1.0,
+    );
+    let qx = fma(
+        fma(
+            fma(3.001_985_051_386_644_5e-6, rr, 2.524_483_403_496_841e-3),
+            rr,
+            2.272_655_482_081_550_3e-1,
+        ),
+        rr,
+        2.0,
+    );
+    // e^{2a} = 2^k (q + p)/(q − p); 1 − 2/(e^{2a} + 1) = 1 − 2(q − p)/(2^k (q + p) + q − p).
+    let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
+    let big_num = -2.0 * (qx - px);
+    let big_den = fma(scale, qx + px, qx - px);
+    let s = x * x;
+    let p = fma(
+        fma(-9.643_991_794_250_523e-1, s, -9.928_772_310_019_186e1),
+        s,
+        -1.614_687_684_417_084_5e3,
+    );
+    let q = fma(
+        fma(s + 1.128_116_784_916_329_3e2, s, 2.235_488_390_601_004_5e3),
+        s,
+        4.844_063_053_251_255e3,
+    );
+    // One division for either branch: c + num/den.
+    let (c, num, den) = if a > 0.625 {
+        (1.0f64.copysign(x), big_num.copysign(-x), big_den)
+    } else {
+        (x, x * s * p, q)
+    };
+    c + num / den
+}
+
+/// tanh of every entry, in place, vectorized at run time.
+pub(crate) fn tanh_slice(v: &mut [f64]) {
+    pulp::Arch::new().dispatch(TanhSlice(v));
+}
+
+struct TanhSlice<'a>(&'a mut [f64]);
+
+impl pulp::WithSimd for TanhSlice<'_> {
+    type Output = ();
+    // Inlined into pulp's target-feature function, so the loop vectorizes there.
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        // 256-bit registers on x86 come with FMA (pulp's V3 level): fused
+        // multiply-adds halve the dependency chains. Elsewhere the plain ones.
+        if cfg!(target_arch = "x86_64") && std::mem::size_of::<S::f64s>() == 32 {
+            for x in self.0.iter_mut() {
+                *x = tanh_with(*x, f64::mul_add);
+            }
+        } else {
+            for x in self.0.iter_mut() {
+                *x = tanh(*x);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
