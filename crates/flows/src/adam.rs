@@ -106,17 +106,21 @@ impl Adam {
         let bias1 = 1.0 - c.beta1.powi(t);
         let bias2_sqrt = (1.0 - c.beta2.powi(t)).sqrt();
         let step = c.learning_rate / bias1;
-        for (((p, &g), m), v) in params
-            .iter_mut()
-            .zip(grad)
-            .zip(&mut self.m)
-            .zip(&mut self.v)
-        {
-            let g = g * scale;
-            *m = c.beta1 * *m + (1.0 - c.beta1) * g;
-            *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
-            *p -= step * *m / (v.sqrt() / bias2_sqrt + c.epsilon);
-        }
+        // The same arithmetic at any SIMD width (no fused operations): vectorized
+        // at run time where the CPU has wider registers.
+        pulp::Arch::new().dispatch(|| {
+            for (((p, &g), m), v) in params
+                .iter_mut()
+                .zip(grad)
+                .zip(&mut self.m)
+                .zip(&mut self.v)
+            {
+                let g = g * scale;
+                *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+                *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+                *p -= step * *m / (v.sqrt() / bias2_sqrt + c.epsilon);
+            }
+        });
         Ok(())
     }
 }

@@ -47,8 +47,10 @@ mod adam;
 mod autoregressive;
 mod categorical;
 mod error;
+mod gemm;
 pub mod io;
 mod made;
+mod made_batch;
 mod maf;
 mod mnle;
 mod nn;
@@ -56,6 +58,7 @@ mod nsf;
 mod rows;
 mod softmax;
 mod spline;
+mod vmath;
 mod zscore;
 
 use rand::Rng;

@@ -12,6 +12,7 @@
 //! are biases only, independent of θ, exactly as in nflows; the permutations
 //! between transforms let every feature depend on θ.)
 
+use crate::made_batch::Bands;
 use crate::nn::{Activation, Alloc, Linear};
 
 /// The sizes of one MADE.
@@ -44,6 +45,9 @@ pub(crate) struct Made {
     pub(crate) hidden: Vec<Linear>,
     pub(crate) output: Linear,
     pub(crate) activation: Activation,
+    /// The hidden units sorted by degree and the bands of possibly non-zero
+    /// weights in that order (for the batched passes).
+    pub(crate) bands: Bands,
 }
 
 impl Made {
@@ -89,12 +93,14 @@ impl Made {
                 }
             }
         }
+        let bands = Bands::new(&hidden_deg, (d, context_features), d * output_multiplier);
         Self {
             input,
             context,
             hidden,
             output,
             activation,
+            bands,
         }
     }
     pub(crate) fn layers(&self) -> impl Iterator<Item = &Linear> {

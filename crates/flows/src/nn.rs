@@ -84,11 +84,11 @@ impl Linear {
     pub(crate) fn weight_index(&self, o: usize, i: usize) -> usize {
         self.offset + o * self.n_in + i
     }
-    fn split<'a>(&self, p: &'a [f64]) -> (&'a [f64], &'a [f64]) {
+    pub(crate) fn split<'a>(&self, p: &'a [f64]) -> (&'a [f64], &'a [f64]) {
         let w_end = self.offset + self.n_out * self.n_in;
         (&p[self.offset..w_end], &p[w_end..w_end + self.n_out])
     }
-    fn split_mut<'a>(&self, p: &'a mut [f64]) -> (&'a mut [f64], &'a mut [f64]) {
+    pub(crate) fn split_mut<'a>(&self, p: &'a mut [f64]) -> (&'a mut [f64], &'a mut [f64]) {
         let w_end = self.offset + self.n_out * self.n_in;
         let (w, b) = p[self.offset..w_end + self.n_out].split_at_mut(w_end - self.offset);
         (w, b)

@@ -216,7 +216,11 @@ mod tests {
             let plain = q
                 .sum_log_prob_grad_context(rows.view(), &theta, &mut g2)
                 .unwrap();
-            assert_eq!((total, &g), (plain, &g2));
+            // the same sums, but the block pass orders them differently (rounding)
+            assert!((total - plain).abs() < 1e-12 * plain.abs());
+            for (a, b) in g.iter().zip(&g2) {
+                assert!((a - b).abs() < 1e-10 * (1.0 + b.abs()), "{a} vs {b}");
+            }
             for (i, x) in rows.view().iter().enumerate() {
                 for j in 0..d {
                     let h = 1e-5;
