@@ -5,7 +5,7 @@
 mod common;
 
 use common::{line, rng};
-use flows::{ConditionalDensity, FlowError, Mnle, MnleConfig, NsfConfig, Persist, Rows, Trainable};
+use flows::{ConditionalDensity, FlowError, Mnle, MnleConfig, Persist, Rows, Trainable};
 use proptest::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -45,14 +45,7 @@ fn true_log_prob(x: &[f64], t: &[f64]) -> f64 {
 }
 
 fn config() -> MnleConfig {
-    MnleConfig {
-        flow: NsfConfig {
-            hidden_features: 16,
-            num_transforms: 2,
-            ..NsfConfig::default()
-        },
-        ..MnleConfig::new(0, 1)
-    }
+    common::small_mnle_config()
 }
 
 fn estimator(seed: u64, gain: f64) -> Mnle {

@@ -6,7 +6,7 @@
 mod common;
 
 use common::rng;
-use flows::{ConditionalDensity, FlowError, Mnle, MnleConfig, NsfConfig, Persist, Rows};
+use flows::{ConditionalDensity, FlowError, Mnle, MnleConfig, Persist, Rows};
 use proptest::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -34,13 +34,8 @@ fn simulate(n: usize, seed: u64) -> (Rows, Rows) {
 
 fn config() -> MnleConfig {
     MnleConfig {
-        flow: NsfConfig {
-            hidden_features: 16,
-            num_transforms: 2,
-            ..NsfConfig::default()
-        },
         delay: Some(2),
-        ..MnleConfig::new(0, 1)
+        ..common::small_mnle_config()
     }
 }
 

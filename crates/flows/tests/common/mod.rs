@@ -1,7 +1,7 @@
 //! Shared helpers of the integration tests: named tolerances, finite differences.
 #![allow(dead_code)]
 
-use flows::{ConditionalDensity, Rows, RowsView, Trainable};
+use flows::{ConditionalDensity, MnleConfig, NsfConfig, Rows, RowsView, Trainable};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -268,5 +268,17 @@ pub fn train_epochs<Q: Trainable>(q: &mut Q, x: &Rows, theta: &Rows, lr: f64, ep
             q.train_step(&mut adam, x.view().slice(s, e), theta.view().slice(s, e))
                 .unwrap();
         }
+    }
+}
+
+/// The small MNLE of the tests: a choice in {0, 1}, a 2-transform NSF of 16 units.
+pub fn small_mnle_config() -> MnleConfig {
+    MnleConfig {
+        flow: NsfConfig {
+            hidden_features: 16,
+            num_transforms: 2,
+            ..NsfConfig::default()
+        },
+        ..MnleConfig::new(0, 1)
     }
 }
