@@ -137,14 +137,14 @@ impl Mnle {
     /// coordinates (the delay coordinate, if any, is dropped before the categorical net).
     pub fn log_prob_discrete(&self, value: f64, context: &[f64]) -> Result<f64, FlowError> {
         check_finite_vec(context, self.context_dim(), "context")?;
-        match self.config.delay {
-            Some(k) => {
-                let mut rc = vec![0.0; context.len() - 1];
-                reduce_row(k, context, &mut rc);
-                self.discrete.log_prob(&[value], &rc)
-            }
-            None => self.discrete.log_prob(&[value], context),
-        }
+        self.discrete
+            .log_prob(&[value], &self.network_context(context))
+    }
+    /// θ as the networks see it: without the delay coordinate, if any.
+    fn network_context(&self, context: &[f64]) -> Vec<f64> {
+        let mut rc = vec![0.0; self.discrete.context_dim()];
+        reduce_row(self.config.delay, context, &mut rc);
+        rc
     }
     fn split(&self) -> Split<'_> {
         Split::new(&self.config, &self.discrete, self.flow.x_dim())
@@ -153,21 +153,26 @@ impl Mnle {
 
 /// θ rows without the delay coordinate (`None` without a delay: use θ as it is).
 fn reduce(delay: Option<usize>, contexts: RowsView<'_>) -> Result<Option<Rows>, FlowError> {
-    let Some(k) = delay else {
+    if delay.is_none() {
         return Ok(None);
-    };
+    }
     let c = contexts.cols();
     let mut out = Rows::zeros(contexts.len(), c - 1)?;
     for (i, t) in contexts.iter().enumerate() {
-        reduce_row(k, t, out.row_mut(i));
+        reduce_row(delay, t, out.row_mut(i));
     }
     Ok(Some(out))
 }
 
-/// `theta` without coordinate `k`, into `out`.
-fn reduce_row(k: usize, theta: &[f64], out: &mut [f64]) {
-    out[..k].copy_from_slice(&theta[..k]);
-    out[k..].copy_from_slice(&theta[k + 1..]);
+/// `theta` without the delay coordinate (all of it without a delay), into `out`.
+fn reduce_row(delay: Option<usize>, theta: &[f64], out: &mut [f64]) {
+    match delay {
+        Some(k) => {
+            out[..k].copy_from_slice(&theta[..k]);
+            out[k..].copy_from_slice(&theta[k + 1..]);
+        }
+        None => out.copy_from_slice(theta),
+    }
 }
 
 /// Splits rows into the flow's input, the discrete column and the flow's context.
@@ -234,10 +239,7 @@ impl<'a> Split<'a> {
                 })?;
             *jac_i = j;
             let f = fctx.row_mut(i);
-            match self.delay {
-                Some(k) => reduce_row(k, t, &mut f[..c]),
-                None => f[..c].copy_from_slice(t),
-            }
+            reduce_row(self.delay, t, &mut f[..c]);
             f[c] = x[self.dc];
         }
         Ok((ys, jac, fctx))
@@ -310,12 +312,7 @@ impl ConditionalDensity for Mnle {
         check_len(grad, c, "grad")?;
         let (n, dc, k) = (xs.len(), self.flow.x_dim(), self.discrete.num_categories());
         let split = self.split();
-        // The networks' θ: without the delay coordinate.
-        let mut rc = vec![0.0; self.discrete.context_dim()];
-        match self.config.delay {
-            Some(j) => reduce_row(j, context, &mut rc),
-            None => rc.copy_from_slice(context),
-        }
+        let rc = self.network_context(context);
         let c = rc.len();
         // Counting sort of the rows by discrete value: one flow call per value.
         let mut idx = vec![0usize; n];
@@ -409,17 +406,8 @@ impl ConditionalDensity for Mnle {
     }
     fn sample(&self, context: &[f64], n: usize, rng: &mut dyn Rng) -> Result<Rows, FlowError> {
         check_finite_vec(context, self.context_dim(), "context")?;
-        let mut fctx = vec![0.0; self.discrete.context_dim()];
-        let shift = match self.config.delay {
-            Some(j) => {
-                reduce_row(j, context, &mut fctx);
-                context[j]
-            }
-            None => {
-                fctx.copy_from_slice(context);
-                0.0
-            }
-        };
+        let mut fctx = self.network_context(context);
+        let shift = self.config.delay.map_or(0.0, |j| context[j]);
         let d = self.discrete.sample(&fctx, n, rng)?;
         let (dc, c) = (self.flow.x_dim(), fctx.len());
         let mut out = Rows::zeros(n, dc + 1)?;
