@@ -305,17 +305,13 @@ pub(crate) fn posteriors(ctx: &Ctx) -> anyhow::Result<Outcome> {
         &mut metrics,
         &mut table,
     )?;
+    let hier_exact = move |m: &mut Model<'_>| cookies::hierarchical(m, d);
+    let hier_nle = move |m: &mut Model<'_>| {
+        cookies::hierarchical_with(m, d, |lam| NeuralLikelihood::new(est, lam))
+    };
     let hier = (
-        cookie_nuts::run_with(
-            ctx,
-            "hierarchical",
-            move |m: &mut Model<'_>| cookies::hierarchical(m, d),
-            &settings,
-            false,
-        )?,
-        cookie_nuts::run(ctx, "hierarchical_nle", move |m: &mut Model<'_>| {
-            cookies::hierarchical_with(m, d, |lam| NeuralLikelihood::new(est, lam))
-        })?,
+        cookie_nuts::run_with(ctx, "hierarchical", hier_exact, &settings, false)?,
+        cookie_nuts::run(ctx, "hierarchical_nle", hier_nle)?,
     );
     compare(
         ctx,
@@ -341,26 +337,10 @@ pub(crate) fn posteriors(ctx: &Ctx) -> anyhow::Result<Outcome> {
 
     // Cost of the NLE run relative to the exact one (same settings, same process): on a
     // shared machine one pair of runs is noise (measured 1.48–2.25× on identical code),
-    // so the hierarchical pair runs again COST_PAIRS times, alternating, and the medians
+    // so the pair above is followed by COST_PAIRS − 1 more, alternating, and the medians
     // of the ratios are reported, in wall time and in the process's CPU time.
     let (mut wall, mut cpu, mut per_grad) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..COST_PAIRS {
-        let e = cookie_nuts::run_with(
-            ctx,
-            "hierarchical",
-            move |m: &mut Model<'_>| cookies::hierarchical(m, d),
-            &settings,
-            false,
-        )?;
-        let q = cookie_nuts::run_with(
-            ctx,
-            "hierarchical_nle",
-            move |m: &mut Model<'_>| {
-                cookies::hierarchical_with(m, d, |lam| NeuralLikelihood::new(est, lam))
-            },
-            &settings,
-            false,
-        )?;
+    let mut record = |e: &Run, q: &Run| {
         wall.push(q.seconds / e.seconds);
         let (ce, cq) = (
             e.cpu_seconds.unwrap_or(e.seconds),
@@ -368,6 +348,12 @@ pub(crate) fn posteriors(ctx: &Ctx) -> anyhow::Result<Outcome> {
         );
         cpu.push(cq / ce);
         per_grad.push((cq / q.grad_evals() as f64) / (ce / e.grad_evals() as f64));
+    };
+    record(&hier.0, &hier.1);
+    for _ in 1..COST_PAIRS {
+        let e = cookie_nuts::run_with(ctx, "hierarchical", hier_exact, &settings, false)?;
+        let q = cookie_nuts::run_with(ctx, "hierarchical_nle", hier_nle, &settings, false)?;
+        record(&e, &q);
     }
     let (wall, cpu, per_grad) = (median(wall), median(cpu), median(per_grad));
     metrics.push(Metric::info(
