@@ -1,11 +1,13 @@
 //! The mixed estimator with a delay coordinate (`MnleConfig::delay`, the DDM's
 //! non-decision time): the delay is an exact shift, its gradient goes through the
 //! flow's input, rows at or below the delay have no mass, sampling, save/load and
-//! configuration errors.
+//! configuration errors; and the same with a left-tail scale
+//! (`MnleConfig::tail_scale`, y = ln t − s/t): normalization, the gradient, the
+//! tail's e^{−c/t²} decay, sampling.
 
 mod common;
 
-use common::rng;
+use common::{line, rng};
 use flows::{ConditionalDensity, FlowError, Mnle, MnleConfig, Persist, Rows};
 use proptest::prelude::*;
 use rand::RngExt;
@@ -39,11 +41,25 @@ fn config() -> MnleConfig {
     }
 }
 
+/// The tail scale s of the tests (in rt's units; decision times are ≳ e^{−3.5}).
+const TAIL: f64 = 0.05;
+
+fn tail_config() -> MnleConfig {
+    MnleConfig {
+        tail_scale: Some(TAIL),
+        ..config()
+    }
+}
+
 /// An untrained estimator with its weights scaled by `gain` (larger weights, less
 /// trivial functions of θ).
 fn estimator(seed: u64, gain: f64) -> Mnle {
+    estimator_with(&config(), seed, gain)
+}
+
+fn estimator_with(config: &MnleConfig, seed: u64, gain: f64) -> Mnle {
     let (x, theta) = simulate(200, seed);
-    let mut q = Mnle::new(&config(), x.view(), theta.view(), seed).unwrap();
+    let mut q = Mnle::new(config, x.view(), theta.view(), seed).unwrap();
     let p: Vec<f64> = flows::Trainable::parameters(&q)
         .iter()
         .map(|v| v * gain)
@@ -57,6 +73,7 @@ proptest! {
     /// ∂/∂θ of the summed log-probability, the delay coordinate included, against
     /// central differences. The rows' reaction times exceed 0.3 + e^{−3.5} > 0.33, the
     /// largest delay tried is 0.25: every difference stays inside the support.
+    /// With and without the tail scale.
     #[test]
     fn context_gradient_matches_finite_differences(
         t0 in -3.0f64..3.0,
@@ -64,8 +81,9 @@ proptest! {
         tau in 0.0f64..0.25,
         seed in 0u64..1000,
         n in 1usize..16,
+        tail in any::<bool>(),
     ) {
-        let q = estimator(6, 1.5);
+        let q = estimator_with(&if tail { tail_config() } else { config() }, 6, 1.5);
         let (mut x, _) = simulate(n, seed);
         for i in 0..n {
             // move every row's own delay (≤ 0.3) to exactly 0.3
@@ -204,4 +222,139 @@ fn a_delay_outside_theta_is_a_configuration_error() {
         Mnle::new(&c, x.view(), one.view(), 0),
         Err(FlowError::InvalidConfig(_))
     ));
+}
+
+/// ∑_c ∫ q(τ + t, c | θ) dt = 1 with the tail scale (integrating over ln t on the
+/// whole line; budget 1e-6 as for the plain MNLE's test), and each choice's part
+/// integrates to its discrete probability: the Jacobian ln(t + s) − 2 ln t is right.
+#[test]
+fn with_a_tail_scale_the_mass_integrates_to_one() {
+    let q = estimator_with(&tail_config(), 1, 2.0);
+    for theta in [[0.0, 0.0, 0.2], [0.8, -0.5, 0.1], [-2.0, 3.0, 0.3]] {
+        let part = |c: f64| {
+            line(
+                |u| (q.log_prob(&[theta[2] + u.exp(), c], &theta).unwrap() + u).exp(),
+                -0.5,
+                3.0,
+                40_000,
+            )
+        };
+        let (m0, m1) = (part(0.0), part(1.0));
+        assert!(
+            (m0 + m1 - 1.0).abs() < 1e-6,
+            "mass {} at θ = {theta:?}",
+            m0 + m1
+        );
+        let p1 = q.log_prob_discrete(1.0, &theta).unwrap().exp();
+        assert!((m1 - p1).abs() < 1e-6, "{m1} vs {p1}");
+    }
+}
+
+/// Below the spline range the flow is Gaussian in y = ln t − s/t ≈ −s/t, so
+/// t² ln q(τ + t) tends to a negative constant −s²/(2σ²) as t → 0 (the relative
+/// correction, ≈ 2 t |ln t| / s, is below 0.2% at t ≤ s/10⁴): the density vanishes
+/// like e^{−c/t²}. Without the tail scale, t² ln q → 0 (a (ln t)² decay).
+#[test]
+fn the_tail_scale_makes_the_left_tail_vanish_like_exp_of_minus_c_over_t_squared() {
+    let theta = [0.4, -0.2, 0.15];
+    let scaled = |q: &Mnle, t: f64| t * t * q.log_prob(&[theta[2] + t, 1.0], &theta).unwrap();
+    let q = estimator_with(&tail_config(), 3, 1.5);
+    let (a, b) = (scaled(&q, TAIL * 1e-4), scaled(&q, TAIL * 5e-5));
+    assert!(a < -1e-5 && (a - b).abs() < 5e-3 * a.abs(), "{a} vs {b}");
+
+    let plain = estimator_with(&config(), 3, 1.5);
+    let p = scaled(&plain, TAIL * 5e-5);
+    assert!(p.abs() < 1e-3 * a.abs(), "plain {p} vs {a}");
+}
+
+/// With the tail scale, draws lie above the delay, and the fraction of draws with
+/// decision time below 0.3 and the mean of ln(rt − τ) per choice agree with
+/// quadrature of the density (4.5 standard errors): sampling inverts y = ln t − s/t.
+#[test]
+fn with_a_tail_scale_samples_follow_log_prob() {
+    let q = estimator_with(&tail_config(), 2, 1.5);
+    let theta = [0.3, -0.4, 0.7];
+    let m = 20_000;
+    let draws = q.sample(&theta, m, &mut rng(3)).unwrap();
+    assert!(draws.view().iter().all(|r| r[0] > 0.7));
+    for c in [0.0, 1.0] {
+        let p = q.log_prob_discrete(c, &theta).unwrap().exp();
+        let us: Vec<f64> = draws
+            .view()
+            .iter()
+            .filter(|r| r[1] == c)
+            .map(|r| (r[0] - 0.7).ln())
+            .collect();
+        let dens = |u: f64| (q.log_prob(&[0.7 + u.exp(), c], &theta).unwrap() + u).exp() / p;
+        let below = line(
+            |u| if u < 0.3f64.ln() { dens(u) } else { 0.0 },
+            -0.5,
+            3.0,
+            40_000,
+        );
+        let n = us.len() as f64;
+        let frac = us.iter().filter(|&&u| u < 0.3f64.ln()).count() as f64 / n;
+        assert!(
+            (frac - below).abs() < 4.5 * (below * (1.0 - below) / n).sqrt(),
+            "P(t < 0.3 | c = {c}) {frac} vs {below}"
+        );
+        let mean = line(|u| u * dens(u), -0.5, 3.0, 20_000);
+        let var = line(|u| (u - mean).powi(2) * dens(u), -0.5, 3.0, 20_000);
+        let smean = us.iter().sum::<f64>() / n;
+        assert!(
+            (smean - mean).abs() < 4.5 * (var / n).sqrt(),
+            "E[ln t | c = {c}] {smean} vs {mean}"
+        );
+    }
+}
+
+#[test]
+fn the_tail_scale_is_saved_checked_and_optional_in_old_files() {
+    let q = estimator_with(&tail_config(), 13, 1.5);
+    let bytes = q.to_bytes().unwrap();
+    let back = Mnle::from_bytes(&bytes).unwrap();
+    assert_eq!(back.config().tail_scale, Some(TAIL));
+    let (x, theta) = simulate(50, 14);
+    let (mut a, mut b) = (vec![0.0; 50], vec![0.0; 50]);
+    q.log_prob_batch(x.view(), theta.view(), &mut a).unwrap();
+    back.log_prob_batch(x.view(), theta.view(), &mut b).unwrap();
+    assert_eq!(a, b);
+    // files written before tail scales existed have no field: plain ln t
+    let text = String::from_utf8(estimator(13, 1.5).to_bytes().unwrap()).unwrap();
+    assert!(text.contains(r#""tail_scale":null,"#));
+    let old = Mnle::from_bytes(text.replace(r#""tail_scale":null,"#, "").as_bytes()).unwrap();
+    assert_eq!(old.config().tail_scale, None);
+    // a negative scale in a file is corrupt
+    let bad = String::from_utf8(bytes)
+        .unwrap()
+        .replace(r#""tail_scale":0.05"#, r#""tail_scale":-0.05"#);
+    assert!(matches!(
+        Mnle::from_bytes(bad.as_bytes()),
+        Err(FlowError::Corrupt(_))
+    ));
+    // configuration errors: not finite or not positive, or no log transform
+    let (x, theta) = simulate(20, 1);
+    for c in [
+        MnleConfig {
+            tail_scale: Some(0.0),
+            ..config()
+        },
+        MnleConfig {
+            tail_scale: Some(f64::NAN),
+            ..config()
+        },
+        MnleConfig {
+            tail_scale: Some(f64::INFINITY),
+            ..config()
+        },
+        MnleConfig {
+            log_transform: false,
+            ..tail_config()
+        },
+    ] {
+        assert!(matches!(
+            Mnle::new(&c, x.view(), theta.view(), 0),
+            Err(FlowError::InvalidConfig(_))
+        ));
+    }
 }
