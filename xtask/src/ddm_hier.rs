@@ -299,6 +299,19 @@ fn variant(ctx: &Ctx, name: &str, strengths: &[f64], seed: u64) -> anyhow::Resul
             0.0,
         ));
         metrics.push(Metric::info(format!("{label}: wall time (s)"), run.seconds));
+        // A stiff posterior shows as a small adapted step and many leapfrog steps.
+        let stats = run.chains.iter().flat_map(|c| &c.stats);
+        let (n, steps) = stats.fold((0.0, 0.0), |(n, s), d| {
+            (n + 1.0, s + f64::from(d.n_leapfrog))
+        });
+        metrics.push(Metric::info(
+            format!("{label}: mean leapfrog steps per draw"),
+            steps / n,
+        ));
+        metrics.push(Metric::info(
+            format!("{label}: adapted step size, mean over chains"),
+            run.chains.iter().map(|c| c.step_size).sum::<f64>() / run.chains.len() as f64,
+        ));
     }
     plots::density_overlay(
         &ctx.output_path(&format!("{name}_exact_vs_mnle.png"))?,
