@@ -27,7 +27,10 @@
 
 use pulp::{Arch, Simd, WithSimd};
 
-use crate::gemm::{LANES, padded};
+/// Categories are padded to a multiple of this: AVX2's f64 width (and a multiple of
+/// NEON's and of the plain level's). The softmax loops keep this many partial sums
+/// (their final additions are written for four).
+const LANES: usize = 4;
 
 /// Log-probability ratio to the most probable category below which the gradient hot
 /// path treats a category as probability 0 (e^−40 ≈ 4·10⁻¹⁸).
@@ -57,7 +60,7 @@ impl Head {
     pub(crate) fn new(w: &[f64], b: &[f64], n_in: usize) -> Self {
         let n_out = b.len();
         debug_assert_eq!(w.len(), n_in * n_out);
-        let stride = padded(n_out);
+        let stride = n_out.div_ceil(LANES) * LANES;
         let mut rows = vec![0.0; (n_in + 1) * stride];
         rows[..n_out].copy_from_slice(b);
         rows[n_out..stride].fill(f64::NEG_INFINITY);
