@@ -6,14 +6,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::io::{self, Persist};
-use crate::nn::{Activation, Alloc, Mlp, dot, with_scratch};
+use crate::nn::{Activation, Alloc, Mlp, with_scratch};
 use crate::rows::{check_finite_vec, check_len, check_rows};
 use crate::softmax;
 use crate::{ConditionalDensity, FlowError, Rows, RowsView, Trainable, XSupport, ZScore};
-
-/// Log-probability ratio to the most probable category below which the gradient hot
-/// path treats a category as probability 0 (e^−40 ≈ 4·10⁻¹⁸).
-const NEGLIGIBLE_LOGIT: f64 = -40.0;
 
 /// Largest number of categories (a guard against a typo making a huge output layer).
 const MAX_CATEGORIES: i64 = 1 << 20;
@@ -94,9 +90,9 @@ pub struct CategoricalMass {
     context_z: ZScore,
     net: Mlp,
     params: Vec<f64>,
-    /// The output layer's weights transposed (see [`crate::softmax`]), kept in step
-    /// with `params`.
-    head_t: Vec<f64>,
+    /// The output layer in the hot path's form (see [`crate::softmax`]), kept in
+    /// step with `params`.
+    head: softmax::Head,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -139,13 +135,13 @@ impl CategoricalMass {
         let (net, len) = Self::layout(config, contexts.cols())?;
         let mut params = vec![0.0; len];
         net.init(&mut params, &mut ChaCha8Rng::seed_from_u64(seed));
-        let head_t = head_transpose(&net, &params);
+        let head = head_layer(&net, &params);
         Ok(Self {
             config: config.clone(),
             context_z,
             net,
             params,
-            head_t,
+            head,
         })
     }
     fn layout(config: &CategoricalConfig, context_dim: usize) -> Result<(Mlp, usize), FlowError> {
@@ -260,11 +256,11 @@ impl CategoricalMass {
     }
 }
 
-/// The output layer's weights of `net` in `params`, transposed.
-fn head_transpose(net: &Mlp, params: &[f64]) -> Vec<f64> {
+/// The output layer of `net` in `params`, in the hot path's form.
+fn head_layer(net: &Mlp, params: &[f64]) -> softmax::Head {
     let l = net.layers.last().expect("a network has an output layer");
-    let w = &params[l.offset..l.offset + l.n_out * l.n_in];
-    softmax::transpose(w, l.n_in, l.n_out)
+    let (w, b) = l.split(params);
+    softmax::Head::new(w, b, l.n_in)
 }
 
 /// log ∑ exp(v), stable.
@@ -323,15 +319,20 @@ impl ConditionalDensity for CategoricalMass {
             return Ok(f64::NEG_INFINITY);
         }
         let (cd, k) = (self.context_dim(), self.num_categories());
-        let head = *self.net.layers.last().expect("an output layer");
-        let len = cd + 3 * k + head.n_in + self.net.acts_len() + self.net.tmp_len();
+        let (stride, n_h) = (
+            self.head.stride(),
+            self.net.layers.last().expect("a layer").n_in,
+        );
+        let hidden_len = self.net.acts_len() - k;
+        let len = cd + 4 * stride + n_h + hidden_len + self.net.tmp_len();
         Ok(with_scratch(len, |s| {
             let (dc, s) = s.split_at_mut(cd);
-            let (counts, s) = s.split_at_mut(k);
-            let (probs, s) = s.split_at_mut(k);
-            let (tangents, s) = s.split_at_mut(k);
-            let (dh, s) = s.split_at_mut(head.n_in);
-            let (acts, tmp) = s.split_at_mut(self.net.acts_len());
+            let (counts, s) = s.split_at_mut(stride);
+            let (logits, s) = s.split_at_mut(stride);
+            let (probs, s) = s.split_at_mut(stride);
+            let (tangents, s) = s.split_at_mut(stride);
+            let (dh, s) = s.split_at_mut(n_h);
+            let (hidden, tmp) = s.split_at_mut(hidden_len);
             counts.fill(0.0);
             for x in xs.as_slice() {
                 match self.index(*x) {
@@ -339,51 +340,36 @@ impl ConditionalDensity for CategoricalMass {
                     None => return f64::NEG_INFINITY,
                 }
             }
-            let (w, b) =
-                self.params[head.offset..head.offset + head.len()].split_at(head.n_out * head.n_in);
-            self.features(context, acts);
-            let (hidden, logits) = acts.split_at_mut(acts.len() - k);
+            self.features(context, hidden);
             self.net.forward_hidden(&self.params, hidden);
             let hidden = &*hidden;
-            let h = &hidden[hidden.len() - head.n_in..];
+            let h = &hidden[hidden.len() - n_h..];
             // One θ coordinate (the cookie rate): forward mode, the logits' derivatives
             // in the same pass over the weights as the logits; else reverse mode.
             let forward_mode = cd == 1;
-            if forward_mode {
+            let mode = if forward_mode {
                 let v = self.net.hidden_tangent(&self.params, hidden, tmp);
-                softmax::logits_tangent(&self.head_t, b, h, v, logits, tangents);
+                softmax::Mode::Forward { v, tangents }
             } else {
-                softmax::logits(&self.head_t, b, h, logits);
+                softmax::Mode::Reverse { dh: &mut *dh }
+            };
+            let sums = softmax::Group {
+                head: &self.head,
+                h,
+                counts,
+                logits,
+                probs,
+                rows: xs.len(),
+                mode,
             }
-            // One exp per category: the normalizer and the probabilities together.
-            // Categories below e^−40 of the most probable one are left out of both (their
-            // sum is below k · 4·10⁻¹⁸ of the normalizer): with no rows they add nothing
-            // to the gradient.
-            let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            for (e, l) in probs.iter_mut().zip(logits.iter()) {
-                let d = l - m;
-                let v = softmax::exp(d.max(NEGLIGIBLE_LOGIT));
-                *e = if d > NEGLIGIBLE_LOGIT { v } else { 0.0 };
-            }
-            let sum: f64 = probs.iter().sum();
-            let lse = m + sum.ln();
-            let scale = xs.len() as f64 / sum;
-            let mut total = 0.0;
-            // d/dlogit_k ∑ log softmax = n_k − N p_k; reuse `counts` for it.
-            for ((cnt, l), e) in counts.iter_mut().zip(logits.iter()).zip(probs.iter()) {
-                if *cnt > 0.0 {
-                    total += *cnt * (l - lse);
-                }
-                *cnt -= scale * e;
-            }
+            .run();
             if forward_mode {
-                dc[0] = dot(counts, tangents);
+                dc[0] = sums.d_input;
             } else {
-                softmax::input_adjoint(w, counts, dh);
                 self.net.backward_hidden(&self.params, hidden, dh, dc, tmp);
             }
             self.feature_grad(context, dc, grad);
-            total
+            sums.total
         }))
     }
     fn sample(&self, context: &[f64], n: usize, rng: &mut dyn Rng) -> Result<Rows, FlowError> {
@@ -466,7 +452,7 @@ impl Trainable for CategoricalMass {
     fn set_parameters(&mut self, params: &[f64]) -> Result<(), FlowError> {
         crate::io::check_new_params(params, self.params.len(), &[])?;
         self.params.copy_from_slice(params);
-        self.head_t = head_transpose(&self.net, &self.params);
+        self.head = head_layer(&self.net, &self.params);
         Ok(())
     }
     fn loss_grad(
@@ -535,13 +521,13 @@ impl CategoricalMass {
             return Err(FlowError::Corrupt("θ has no coordinates".into()));
         }
         io::check_params(&s.params, len)?;
-        let head_t = head_transpose(&net, &s.params);
+        let head = head_layer(&net, &s.params);
         Ok(Self {
             config: s.config,
             context_z: s.context_z,
             net,
             params: s.params,
-            head_t,
+            head,
         })
     }
 }
@@ -555,3 +541,6 @@ impl Persist for CategoricalMass {
         Self::from_state(io::from_bytes(Self::KIND, bytes)?)
     }
 }
+
+#[cfg(test)]
+mod tests;
