@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 mod batch;
 mod elementwise;
+mod train;
 mod wrap;
 
 use batch::{BLOCK, BlockContext, ContextSink};
@@ -25,7 +26,7 @@ use crate::made::{Made, MadeShape, Sinks};
 use crate::nn::{Activation, Alloc, with_scratch};
 use crate::rows::{check_finite_vec, check_len, check_rows};
 use crate::spline::{KnotGrad, Knots};
-use crate::{Adam, FlowError, Rows, RowsView, ZScore};
+use crate::{FlowError, Rows, RowsView, ZScore};
 
 /// ½ ln 2π.
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
@@ -566,99 +567,5 @@ impl ArFlow {
             self.x_z.inverse(&cur, out.row_mut(k));
         }
         Ok(out)
-    }
-    pub(crate) fn loss_grad(
-        &self,
-        xs: RowsView<'_>,
-        contexts: RowsView<'_>,
-        grad: &mut [f64],
-    ) -> Result<f64, FlowError> {
-        check_len(grad, self.params.len(), "grad")?;
-        let n_params = self.params.len();
-        with_scratch(n_params + self.block_len(xs.len()), |s| {
-            let (gs, s) = s.split_at_mut(n_params);
-            let loss = self.loss_grad_sorted(xs, contexts, gs, s)?;
-            self.grad_from_sorted(gs, grad);
-            Ok(loss)
-        })
-    }
-    /// [`ArFlow::loss_grad`] with the gradient in the sorted order of `work` (not
-    /// yet zero at the masked weights); [`ArFlow::grad_from_sorted`] converts it.
-    pub(crate) fn loss_grad_internal(
-        &self,
-        xs: RowsView<'_>,
-        contexts: RowsView<'_>,
-        gs: &mut [f64],
-    ) -> Result<f64, FlowError> {
-        check_len(gs, self.params.len(), "internal gradient")?;
-        with_scratch(self.block_len(xs.len()), |s| {
-            self.loss_grad_sorted(xs, contexts, gs, s)
-        })
-    }
-    fn loss_grad_sorted(
-        &self,
-        xs: RowsView<'_>,
-        contexts: RowsView<'_>,
-        gs: &mut [f64],
-        s: &mut [f64],
-    ) -> Result<f64, FlowError> {
-        if xs.is_empty() {
-            return Err(FlowError::Empty { what: "xs" });
-        }
-        if xs.as_slice().iter().any(|v| !v.is_finite()) {
-            return Err(FlowError::NonFinite { what: "xs" });
-        }
-        gs.fill(0.0);
-        let mut total = 0.0;
-        for start in (0..xs.len()).step_by(BLOCK) {
-            let end = (start + BLOCK).min(xs.len());
-            let mut b = self.carve(s, end - start);
-            self.load_block_x(xs.slice(start, end), &mut b, None);
-            let ctx = BlockContext::PerRow(contexts.slice(start, end));
-            self.forward_block(end - start, ctx, &mut b);
-            total += b.logq[..end - start].iter().sum::<f64>();
-            self.backward_block(end - start, &mut b, Some(&mut *gs), ContextSink::Train);
-        }
-        let scale = -1.0 / xs.len() as f64;
-        for g in gs.iter_mut() {
-            *g *= scale;
-        }
-        let n = xs.len() as f64;
-        Ok(-(total / n + self.x_z.log_abs_det()))
-    }
-    /// The gradient `gs` in the sorted order into `grad` in the layout, zero at the
-    /// masked weights (the batched products compute some of them).
-    pub(crate) fn grad_from_sorted(&self, gs: &[f64], grad: &mut [f64]) {
-        // sorted_from is a permutation: every entry of grad is written.
-        for (g, &i) in gs.iter().zip(&self.sorted_from) {
-            grad[i] = *g;
-        }
-        for &i in &self.masked {
-            grad[i] = 0.0;
-        }
-    }
-    /// One Adam step in place. The masked weights stay zero when their gradient and
-    /// first moment are (checked first); on a non-finite result the parameters
-    /// come back from `work`, so an error leaves them unchanged.
-    pub(crate) fn adam_step(&mut self, adam: &mut Adam, grad: &[f64]) -> Result<(), FlowError> {
-        check_len(grad, self.params.len(), "grad")?;
-        let m = adam.first_moment();
-        let moves = |i: usize| grad[i] != 0.0 || m.get(i).is_some_and(|v| *v != 0.0);
-        if let Some(&i) = self.masked.iter().find(|&&i| moves(i)) {
-            return Err(FlowError::InvalidConfig(format!(
-                "parameter {i} is a masked MADE weight and must stay zero"
-            )));
-        }
-        adam.step(&mut self.params, grad)?;
-        if !self.params.iter().fold(true, |ok, p| ok & p.is_finite()) {
-            for (w, &i) in self.work.iter().zip(&self.sorted_from) {
-                self.params[i] = *w;
-            }
-            return Err(FlowError::NonFinite { what: "parameters" });
-        }
-        for (w, &i) in self.work.iter_mut().zip(&self.sorted_from) {
-            *w = self.params[i];
-        }
-        Ok(())
     }
 }
