@@ -72,10 +72,6 @@ impl Adam {
     pub fn config(&self) -> &AdamConfig {
         &self.config
     }
-    /// The first-moment estimate, one entry per parameter.
-    pub(crate) fn first_moment(&self) -> &[f64] {
-        &self.m
-    }
     /// Number of steps taken.
     pub fn steps(&self) -> u64 {
         self.t

@@ -418,14 +418,18 @@ impl Step {
             })
             .collect::<Result<_, _>>()?;
         // The batch mean is the row-weighted mean of the block means; summed entry
-        // by entry in the internal order, then put in parameter order once.
-        self.sum.fill(0.0);
-        let mut loss = 0.0;
-        for (c, (l, g)) in losses.iter().zip(&self.grads).enumerate() {
-            let w = (((c + 1) * GRAD_CHUNK).min(n) - c * GRAD_CHUNK) as f64 / n as f64;
-            loss += w * l;
-            for (t, v) in self.sum.iter_mut().zip(g) {
-                *t += w * v;
+        // by entry in the internal order (0 + w₀g₀ + w₁g₁ + …, over spans that stay
+        // in the L1 cache), then put in parameter order once.
+        let w = |c: usize| (((c + 1) * GRAD_CHUNK).min(n) - c * GRAD_CHUNK) as f64 / n as f64;
+        let loss = (losses.iter().enumerate()).fold(0.0, |a, (c, l)| a + w(c) * l);
+        const SPAN: usize = 512;
+        for (s, sum) in self.sum.chunks_mut(SPAN).enumerate() {
+            sum.fill(0.0);
+            for (c, g) in self.grads[..blocks].iter().enumerate() {
+                let (w, g) = (w(c), &g[s * SPAN..s * SPAN + sum.len()]);
+                for (t, v) in sum.iter_mut().zip(g) {
+                    *t += w * v;
+                }
             }
         }
         q.grad_from_internal(&self.sum, &mut self.grad)?;

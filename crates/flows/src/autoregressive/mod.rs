@@ -63,6 +63,10 @@ pub(crate) struct ArFlow {
     /// computes with; see `made_batch`), and `work[k] = params[sorted_from[k]]`.
     work: Vec<f64>,
     sorted_from: Vec<usize>,
+    /// Whether a parameter is free (not a masked weight): in the layout, and at
+    /// each position of the sorted order.
+    free: Vec<bool>,
+    free_sorted: Vec<bool>,
 }
 
 struct Layout {
@@ -70,6 +74,8 @@ struct Layout {
     masked: Vec<usize>,
     len: usize,
     sorted_from: Vec<usize>,
+    free: Vec<bool>,
+    free_sorted: Vec<bool>,
 }
 
 fn layout(shape: &ArShape, d: usize, c: usize) -> Result<Layout, FlowError> {
@@ -95,11 +101,18 @@ fn layout(shape: &ArShape, d: usize, c: usize) -> Result<Layout, FlowError> {
     for m in &mades {
         m.sorted_index_map(&mut sorted_from);
     }
+    let mut free = vec![true; alloc.len];
+    for &i in &masked {
+        free[i] = false;
+    }
+    let free_sorted = sorted_from.iter().map(|&i| free[i]).collect();
     Ok(Layout {
         mades,
         masked,
         len: alloc.len,
         sorted_from,
+        free,
+        free_sorted,
     })
 }
 
@@ -145,6 +158,8 @@ impl ArFlow {
             params,
             work,
             sorted_from: lay.sorted_from,
+            free: lay.free,
+            free_sorted: lay.free_sorted,
         })
     }
     pub(crate) fn state(&self) -> ArState {
@@ -190,6 +205,8 @@ impl ArFlow {
             params: s.params,
             work,
             sorted_from: lay.sorted_from,
+            free: lay.free,
+            free_sorted: lay.free_sorted,
         })
     }
     pub(crate) fn set_parameters(&mut self, params: &[f64]) -> Result<(), FlowError> {

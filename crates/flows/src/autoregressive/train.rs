@@ -72,31 +72,26 @@ impl ArFlow {
     /// masked weights (the batched products compute some of them).
     pub(crate) fn grad_from_sorted(&self, gs: &[f64], grad: &mut [f64]) {
         // sorted_from is a permutation: every entry of grad is written.
-        for (g, &i) in gs.iter().zip(&self.sorted_from) {
-            grad[i] = *g;
-        }
-        for &i in &self.masked {
-            grad[i] = 0.0;
+        for ((g, &i), &free) in gs.iter().zip(&self.sorted_from).zip(&self.free_sorted) {
+            grad[i] = if free { *g } else { 0.0 };
         }
     }
-    /// One Adam step in place. The masked weights stay zero when their gradient and
-    /// first moment are (checked first); on a non-finite result the parameters
-    /// come back from `work`, so an error leaves them unchanged.
+    /// One Adam step in place, then the checks of [`ArFlow::set_parameters`] (all
+    /// finite, masked weights zero) in one pass; on failure the parameters come
+    /// back from `work`, so an error leaves them unchanged.
     pub(crate) fn adam_step(&mut self, adam: &mut Adam, grad: &[f64]) -> Result<(), FlowError> {
         check_len(grad, self.params.len(), "grad")?;
-        let m = adam.first_moment();
-        let moves = |i: usize| grad[i] != 0.0 || m.get(i).is_some_and(|v| *v != 0.0);
-        if let Some(&i) = self.masked.iter().find(|&&i| moves(i)) {
-            return Err(FlowError::InvalidConfig(format!(
-                "parameter {i} is a masked MADE weight and must stay zero"
-            )));
-        }
         adam.step(&mut self.params, grad)?;
-        if !self.params.iter().fold(true, |ok, p| ok & p.is_finite()) {
+        let ok = (self.params.iter().zip(&self.free)).fold(true, |ok, (p, &free)| {
+            ok & p.is_finite() & (free | (*p == 0.0))
+        });
+        if !ok {
+            let err = crate::io::check_new_params(&self.params, self.params.len(), &self.masked)
+                .and(Err(FlowError::NonFinite { what: "parameters" }));
             for (w, &i) in self.work.iter().zip(&self.sorted_from) {
                 self.params[i] = *w;
             }
-            return Err(FlowError::NonFinite { what: "parameters" });
+            return err;
         }
         for (w, &i) in self.work.iter_mut().zip(&self.sorted_from) {
             *w = self.params[i];
