@@ -89,12 +89,20 @@ impl Adam {
                 },
             });
         }
-        if grad.iter().any(|g| !g.is_finite()) {
+        // One pass for the clipping norm and the finiteness check: a finite sum of
+        // squares has finite terms; only when it is not are the entries looked at.
+        let sum_sq = match self.config.clip_max_norm {
+            Some(_) => sum_of_squares(grad),
+            None => grad
+                .iter()
+                .fold(0.0, |a, g| if g.is_finite() { a } else { *g }),
+        };
+        if !sum_sq.is_finite() && grad.iter().any(|g| !g.is_finite()) {
             return Err(FlowError::NonFinite { what: "gradient" });
         }
         let scale = match self.config.clip_max_norm {
             Some(max) => {
-                let norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+                let norm = sum_sq.sqrt();
                 // PyTorch's clip_grad_norm_: coefficient max / (norm + 1e-6), capped at 1.
                 (max / (norm + 1e-6)).min(1.0)
             }
@@ -123,6 +131,22 @@ impl Adam {
         });
         Ok(())
     }
+}
+
+/// ∑ g² in eight interleaved partial sums (entries i mod 8), combined pairwise:
+/// the same numbers at any SIMD width, and eight short chains of dependent
+/// additions instead of one as long as the gradient.
+fn sum_of_squares(g: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let blocks = g.chunks_exact(8);
+    let rest: f64 = blocks.remainder().iter().map(|v| v * v).sum();
+    for b in blocks {
+        for (a, v) in acc.iter_mut().zip(b) {
+            *a += v * v;
+        }
+    }
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+    (((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))) + rest
 }
 
 /// The trainable side of an estimator: one loop trains any of them.
@@ -162,6 +186,45 @@ pub trait Trainable: ConditionalDensity {
         }
         Ok(-out.iter().sum::<f64>() / out.len() as f64)
     }
+    /// Entries of a gradient in the estimator's internal order
+    /// ([`Trainable::loss_grad_internal`]); by default the number of parameters.
+    fn internal_grad_len(&self) -> usize {
+        self.parameters().len()
+    }
+    /// [`Trainable::loss_grad`] with the gradient in the order the estimator computes
+    /// it (length [`Trainable::internal_grad_len`]): a training loop that sums the
+    /// gradients of several blocks of rows, entry by entry, converts the sum once
+    /// with [`Trainable::grad_from_internal`] and gets the same numbers as from
+    /// converting each. By default the parameter order itself.
+    fn loss_grad_internal(
+        &self,
+        xs: RowsView<'_>,
+        contexts: RowsView<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, FlowError> {
+        self.loss_grad(xs, contexts, grad)
+    }
+    /// Writes `internal` (from [`Trainable::loss_grad_internal`], or an entrywise
+    /// combination of such) into `grad` in parameter order. Errors: wrong lengths.
+    fn grad_from_internal(&self, internal: &[f64], grad: &mut [f64]) -> Result<(), FlowError> {
+        crate::rows::check_len(internal, self.internal_grad_len(), "internal gradient")?;
+        crate::rows::check_len(grad, self.parameters().len(), "grad")?;
+        grad.copy_from_slice(internal);
+        Ok(())
+    }
+    /// One [`Adam::step`] of the parameters with `grad` (parameter order). Errors
+    /// as [`Adam::step`] and [`Trainable::set_parameters`]; the parameters are then
+    /// unchanged (Adam's moments are not).
+    fn adam_step(&mut self, adam: &mut Adam, grad: &[f64]) -> Result<(), FlowError> {
+        let mut params = std::mem::take(&mut adam.params);
+        params.clear();
+        params.extend_from_slice(self.parameters());
+        let result = adam
+            .step(&mut params, grad)
+            .and_then(|()| self.set_parameters(&params));
+        adam.params = params;
+        result
+    }
     /// One optimizer step on a batch: loss, gradient, clip, Adam update. Returns the
     /// batch loss before the step.
     fn train_step(
@@ -171,17 +234,12 @@ pub trait Trainable: ConditionalDensity {
         contexts: RowsView<'_>,
     ) -> Result<f64, FlowError> {
         let mut grad = std::mem::take(&mut adam.grad);
-        let mut params = std::mem::take(&mut adam.params);
         grad.resize(self.parameters().len(), 0.0);
-        params.clear();
-        params.extend_from_slice(self.parameters());
         let result = self.loss_grad(xs, contexts, &mut grad).and_then(|loss| {
-            adam.step(&mut params, &grad)?;
-            self.set_parameters(&params)?;
+            self.adam_step(adam, &grad)?;
             Ok(loss)
         });
         adam.grad = grad;
-        adam.params = params;
         result
     }
 }

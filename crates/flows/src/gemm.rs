@@ -36,9 +36,32 @@ pub(crate) fn gemm_nn(
     Arch::new().dispatch(Nn {
         spans,
         m,
-        k,
         n,
         a: &a[..m * k],
+        a_strides: (k, 1),
+        b: &b[..k * n],
+        c: &mut c[..m * n],
+    });
+}
+
+/// C (m × n) += Aᵀ · B for A (k × m): [`gemm_nn`] with A read by columns, the
+/// same products in the same order as `gemm_nn` of the transposed A. Column i of
+/// A is zero outside rows `spans[i]`.
+pub(crate) fn gemm_tn(
+    (m, k, n): (usize, usize, usize),
+    a: &[f64],
+    b: &[f64],
+    c: &mut [f64],
+    spans: &[Span],
+) {
+    debug_assert_eq!(n % LANES, 0);
+    debug_assert_eq!(spans.len(), m);
+    Arch::new().dispatch(Nn {
+        spans,
+        m,
+        n,
+        a: &a[..m * k],
+        a_strides: (1, m),
         b: &b[..k * n],
         c: &mut c[..m * n],
     });
@@ -67,15 +90,6 @@ pub(crate) fn gemm_nt(
     });
 }
 
-/// `dst` (cols × rows) = transpose of `src` (rows × cols).
-pub(crate) fn transpose(rows: usize, cols: usize, src: &[f64], dst: &mut [f64]) {
-    for (i, row) in src[..rows * cols].chunks_exact(cols).enumerate() {
-        for (j, v) in row.iter().enumerate() {
-            dst[j * rows + i] = *v;
-        }
-    }
-}
-
 /// The union of the spans of a block of rows.
 fn hull(spans: &[Span]) -> Span {
     spans
@@ -86,9 +100,10 @@ fn hull(spans: &[Span]) -> Span {
 struct Nn<'a> {
     spans: &'a [Span],
     m: usize,
-    k: usize,
     n: usize,
     a: &'a [f64],
+    /// Steps in `a` between rows and between columns of the left factor.
+    a_strides: Span,
     b: &'a [f64],
     c: &'a mut [f64],
 }
@@ -105,9 +120,9 @@ impl WithSimd for Nn<'_> {
         let Nn {
             spans,
             m,
-            k,
             n,
             a,
+            a_strides: st,
             b,
             c,
         } = self;
@@ -119,33 +134,34 @@ impl WithSimd for Nn<'_> {
         while i + 6 <= m {
             let (ks, a, c) = (
                 hull(&spans[i..i + 6]),
-                &a[i * k..],
+                &a[i * st.0..],
                 &mut c[i * n..(i + 6) * n],
             );
-            nn_block::<S, 6>(simd, (k, ks, nv), a, bv, c);
+            nn_block::<S, 6>(simd, (st, ks, nv), a, bv, c);
             i += 6;
         }
         while i + 2 <= m {
             let (ks, a, c) = (
                 hull(&spans[i..i + 2]),
-                &a[i * k..],
+                &a[i * st.0..],
                 &mut c[i * n..(i + 2) * n],
             );
-            nn_block::<S, 2>(simd, (k, ks, nv), a, bv, c);
+            nn_block::<S, 2>(simd, (st, ks, nv), a, bv, c);
             i += 2;
         }
         if i < m {
-            let (ks, a, c) = (spans[i], &a[i * k..], &mut c[i * n..(i + 1) * n]);
-            nn_block::<S, 1>(simd, (k, ks, nv), a, bv, c);
+            let (ks, a, c) = (spans[i], &a[i * st.0..], &mut c[i * n..(i + 1) * n]);
+            nn_block::<S, 1>(simd, (st, ks, nv), a, bv, c);
         }
     }
 }
 
-/// MR rows of C += A[rows] · B, two vectors of columns at a time.
+/// MR rows of C += A[rows] · B, two vectors of columns at a time; entry (r, p)
+/// of A at `a[r * strides.0 + p * strides.1]`.
 #[inline(always)]
 fn nn_block<S: Simd, const MR: usize>(
     simd: S,
-    (k, (lo, hi), nv): (usize, Span, usize),
+    ((rs, cs), (lo, hi), nv): (Span, Span, usize),
     a: &[f64],
     bv: &[S::f64s],
     c: &mut [f64],
@@ -155,7 +171,7 @@ fn nn_block<S: Simd, const MR: usize>(
         let mut it = c.chunks_exact_mut(n).map(|r| S::as_mut_simd_f64s(r).0);
         std::array::from_fn(|_| it.next().unwrap_or_default())
     };
-    let a_at = |r: usize, p: usize| simd.splat_f64s(a[r * k + p]);
+    let a_at = |r: usize, p: usize| simd.splat_f64s(a[r * rs + p * cs]);
     let mut j = 0;
     while j + 2 <= nv {
         let mut acc: [[S::f64s; 2]; MR] = std::array::from_fn(|r| [rows[r][j], rows[r][j + 1]]);
@@ -339,8 +355,17 @@ mod tests {
         for (x, y) in banded.iter().zip(&dense) {
             assert!((x - y).abs() < 1e-12 * (1.0 + y.abs()) * 60.0);
         }
-        let mut t = vec![0.0; 6];
-        transpose(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &mut t);
-        assert_eq!(t, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        // Aᵀ B read from A (k × m) is the product with the transposed copy, bit for
+        // bit (banded: column i of A zero outside rows spans[i]).
+        let mut at = vec![0.0; m * k];
+        for (i, row) in a.chunks_exact(k).enumerate() {
+            for (p, v) in row.iter().enumerate() {
+                at[p * m + i] = *v;
+            }
+        }
+        let (mut by_cols, mut copied) = (fill(m * n, 10), fill(m * n, 10));
+        gemm_tn((m, k, n), &at, &b, &mut by_cols, &spans);
+        gemm_nn((m, k, n), &a, &b, &mut copied, &spans);
+        assert_eq!(by_cols, copied);
     }
 }

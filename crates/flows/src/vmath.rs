@@ -68,20 +68,28 @@ pub(crate) fn softplus_sigmoid(a: f64, floor: f64) -> (f64, f64) {
     (a.max(0.0) + l + floor, sig)
 }
 
-/// tanh to within 2 ulp without a library call, so a loop of it vectorizes
-/// (the networks' most frequent operation): Cephes' `tanh` — a rational
+/// tanh to within 2 ulp without a library call: Cephes' `tanh` — a rational
 /// approximation in x² for |x| ≤ 0.625, 1 − 2/(e^{2|x|} + 1) beyond, with e^y by
-/// Cephes' `exp` (Padé form on |r| ≤ ½ ln 2, 2^k from the exponent bits). Both
-/// branches are computed up to one shared division; |x| is capped at 20, where tanh is 1
-/// in f64.
+/// Cephes' `exp` (Padé form on |r| ≤ ½ ln 2, 2^k from the exponent bits); |x| is
+/// capped at 20, where tanh is 1 in f64. One value at a time (the networks'
+/// row-by-row passes): only the branch taken is computed, with the operations of
+/// [`tanh_slice`]'s branch-free form, so the same values where both use separate
+/// multiply-adds.
 #[inline(always)]
 pub(crate) fn tanh(x: f64) -> f64 {
-    tanh_with(x, |a, b, c| a * b + c)
+    let fma = |a: f64, b: f64, c: f64| a * b + c;
+    if x.abs() > 0.625 {
+        let (num, den) = tanh_big(x, fma);
+        1.0f64.copysign(x) + num / den
+    } else {
+        let (num, den) = tanh_small(x, fma);
+        x + num / den
+    }
 }
 
-/// [`tanh`] with the multiply-adds done by `fma` (fused where the CPU has it).
+/// The |x| > 0.625 branch of tanh: 1 − 2/(e^{2|x|} + 1) = sign(x) + num/den.
 #[inline(always)]
-fn tanh_with(x: f64, fma: impl Fn(f64, f64, f64) -> f64) -> f64 {
+fn tanh_big(x: f64, fma: impl Fn(f64, f64, f64) -> f64) -> (f64, f64) {
     let a = x.abs();
     // e^{2a}, a ≤ 20: k = round(2a / ln 2) by the 1.5·2⁵² trick (its low bits are k).
     const MAGIC: f64 = 6_755_399_441_055_744.0;
@@ -112,6 +120,12 @@ fn tanh_with(x: f64, fma: impl Fn(f64, f64, f64) -> f64) -> f64 {
     let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
     let big_num = -2.0 * (qx - px);
     let big_den = fma(scale, qx + px, qx - px);
+    (big_num.copysign(-x), big_den)
+}
+
+/// The |x| ≤ 0.625 branch of tanh: x + num/den.
+#[inline(always)]
+fn tanh_small(x: f64, fma: impl Fn(f64, f64, f64) -> f64) -> (f64, f64) {
     let s = x * x;
     let p = fma(
         fma(-9.643_991_794_250_523e-1, s, -9.928_772_310_019_186e1),
@@ -123,11 +137,20 @@ fn tanh_with(x: f64, fma: impl Fn(f64, f64, f64) -> f64) -> f64 {
         s,
         4.844_063_053_251_255e3,
     );
+    (x * s * p, q)
+}
+
+/// Branch-free tanh (both branches up to one shared division), so a loop of it
+/// vectorizes; multiply-adds by `fma` (fused where the CPU has it).
+#[inline(always)]
+fn tanh_with(x: f64, fma: impl Fn(f64, f64, f64) -> f64 + Copy) -> f64 {
+    let (big_num, big_den) = tanh_big(x, fma);
+    let (small_num, small_den) = tanh_small(x, fma);
     // One division for either branch: c + num/den.
-    let (c, num, den) = if a > 0.625 {
-        (1.0f64.copysign(x), big_num.copysign(-x), big_den)
+    let (c, num, den) = if x.abs() > 0.625 {
+        (1.0f64.copysign(x), big_num, big_den)
     } else {
-        (x, x * s * p, q)
+        (x, small_num, small_den)
     };
     c + num / den
 }
@@ -152,7 +175,7 @@ impl pulp::WithSimd for TanhSlice<'_> {
             }
         } else {
             for x in self.0.iter_mut() {
-                *x = tanh(*x);
+                *x = tanh_with(*x, |a, b, c| a * b + c);
             }
         }
     }
@@ -161,6 +184,25 @@ impl pulp::WithSimd for TanhSlice<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The branching tanh of single values is the branch-free one without fused
+    /// multiply-adds, bit for bit (both sides of 0.625, the cap at 20, ±0, ±∞).
+    #[test]
+    fn branching_tanh_equals_branch_free_tanh() {
+        let plain = |a: f64, b: f64, c: f64| a * b + c;
+        let specials = [0.0, -0.0, 0.625, -0.625, 20.0, 25.0, f64::INFINITY, -1e-300];
+        for x in (0..=100_000)
+            .map(|i| (i as f64 - 50_000.0) / 2_000.0)
+            .chain(specials)
+        {
+            assert_eq!(
+                tanh(x).to_bits(),
+                tanh_with(x, plain).to_bits(),
+                "tanh({x})"
+            );
+        }
+        assert!(tanh(f64::NAN).is_nan() && tanh_with(f64::NAN, plain).is_nan());
+    }
 
     /// Against the standard library over wide grids: relative error below 1e-15
     /// (the formulas' 2 ulp is 4.4e-16).

@@ -215,6 +215,18 @@ proptest! {
     }
 }
 
+/// The training loop's internal-order gradient and in-place Adam step give the
+/// default path's numbers exactly (two blocks of rows, one of them over 64 rows).
+#[test]
+fn internal_training_path_matches_the_default_path() {
+    for d in [1, 3] {
+        let q = flow(d, 2, &small(), 13, 1.5);
+        let (xs, ctx) = common::training_data(d, 2, 14);
+        let (xs, ctx) = (xs.view().slice(0, 100), ctx.view().slice(0, 100));
+        common::check_internal_training_path(&q, xs, ctx).unwrap();
+    }
+}
+
 /// The default (sbi-sized) flow gives the same sum through the hot path as row by row.
 #[test]
 fn hot_path_matches_single_rows_at_sbi_size() {

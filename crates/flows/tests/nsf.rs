@@ -31,6 +31,17 @@ fn flow(d: usize, c: usize, config: &NsfConfig, seed: u64, gain: f64) -> Nsf {
     q
 }
 
+/// The training loop's internal-order gradient and in-place Adam step give the
+/// default path's numbers exactly.
+#[test]
+fn internal_training_path_matches_the_default_path() {
+    for d in [1, 2] {
+        let q = flow(d, 2, &small(), 21, 2.0);
+        let (xs, ctx) = common::training_data(d, 2, 22);
+        common::check_internal_training_path(&q, xs.view(), ctx.view()).unwrap();
+    }
+}
+
 /// ∫ q(x | θ) dx = 1 in 1-D, error budget 1e-5: Simpson's rule over the whole
 /// line with 40k points. (The density has kinks at the spline knots, so Simpson
 /// converges like h² rather than h⁴: for one of these flows 1 − mass goes 3e-6,

@@ -262,7 +262,7 @@ pub fn train_on<E: Trainable>(
     let n = data.train_len();
     let batch = config.batch_size.min(n);
     let mut order: Vec<usize> = (0..n).collect();
-    let mut step = Step::new(n_params, batch, data);
+    let mut step = Step::new(&*estimator, batch, data);
     // (best epoch, its validation loss, its weights, start of the patience count)
     let mut best = (0, f64::INFINITY, estimator.parameters().to_vec(), 0);
     let mut history = Vec::new();
@@ -369,23 +369,25 @@ pub(crate) fn validation_loss<E: Trainable>(q: &E, data: &Dataset) -> Result<f64
     Ok(-out.iter().sum::<f64>() / out.len() as f64)
 }
 
-/// The buffers of one optimizer step: the gathered batch, one gradient per block.
+/// The buffers of one optimizer step: the gathered batch, one gradient per block
+/// (in the estimator's internal order), their weighted sum, the step's gradient.
 struct Step {
     xs: Vec<f64>,
     thetas: Vec<f64>,
     grads: Vec<Vec<f64>>,
+    sum: Vec<f64>,
     grad: Vec<f64>,
-    params: Vec<f64>,
 }
 
 impl Step {
-    fn new(n_params: usize, batch: usize, data: &Dataset) -> Self {
+    fn new<E: Trainable>(q: &E, batch: usize, data: &Dataset) -> Self {
+        let internal = q.internal_grad_len();
         Self {
             xs: Vec::with_capacity(batch * data.x_dim()),
             thetas: Vec::with_capacity(batch * data.theta_dim()),
-            grads: vec![vec![0.0; n_params]; batch.div_ceil(GRAD_CHUNK)],
-            grad: vec![0.0; n_params],
-            params: vec![0.0; n_params],
+            grads: vec![vec![0.0; internal]; batch.div_ceil(GRAD_CHUNK)],
+            sum: vec![0.0; internal],
+            grad: vec![0.0; q.parameters().len()],
         }
     }
     /// One Adam step on the training rows `idx`; returns the batch loss before it.
@@ -412,22 +414,26 @@ impl Step {
             .enumerate()
             .map(|(c, g)| {
                 let (a, b) = (c * GRAD_CHUNK, ((c + 1) * GRAD_CHUNK).min(n));
-                shared.loss_grad(xs.slice(a, b), thetas.slice(a, b), g)
+                shared.loss_grad_internal(xs.slice(a, b), thetas.slice(a, b), g)
             })
             .collect::<Result<_, _>>()?;
-        // The batch mean is the row-weighted mean of the block means.
-        self.grad.fill(0.0);
-        let mut loss = 0.0;
-        for (c, (l, g)) in losses.iter().zip(&self.grads).enumerate() {
-            let w = (((c + 1) * GRAD_CHUNK).min(n) - c * GRAD_CHUNK) as f64 / n as f64;
-            loss += w * l;
-            for (t, v) in self.grad.iter_mut().zip(g) {
-                *t += w * v;
+        // The batch mean is the row-weighted mean of the block means; summed entry
+        // by entry in the internal order (0 + w₀g₀ + w₁g₁ + …, over spans that stay
+        // in the L1 cache), then put in parameter order once.
+        let w = |c: usize| (((c + 1) * GRAD_CHUNK).min(n) - c * GRAD_CHUNK) as f64 / n as f64;
+        let loss = (losses.iter().enumerate()).fold(0.0, |a, (c, l)| a + w(c) * l);
+        const SPAN: usize = 512;
+        for (s, sum) in self.sum.chunks_mut(SPAN).enumerate() {
+            sum.fill(0.0);
+            for (c, g) in self.grads[..blocks].iter().enumerate() {
+                let (w, g) = (w(c), &g[s * SPAN..s * SPAN + sum.len()]);
+                for (t, v) in sum.iter_mut().zip(g) {
+                    *t += w * v;
+                }
             }
         }
-        self.params.copy_from_slice(q.parameters());
-        adam.step(&mut self.params, &self.grad)?;
-        q.set_parameters(&self.params)?;
+        q.grad_from_internal(&self.sum, &mut self.grad)?;
+        q.adam_step(adam, &self.grad)?;
         Ok(loss)
     }
 }

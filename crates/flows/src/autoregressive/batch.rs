@@ -8,7 +8,7 @@ use super::elementwise::{affine_backward_row, affine_forward_row};
 use super::{ArFlow, Elementwise, HALF_LN_2PI};
 use crate::RowsView;
 use crate::gemm::padded;
-use crate::made_batch::{BatchContext, BatchSinks};
+use crate::made_batch::{BatchContext, BatchSinks, add_row_sums};
 
 /// Rows per block: a block's activations (about 1.4 kB per row at sbi's MAF
 /// sizes) stay in the L2 cache.
@@ -263,11 +263,7 @@ impl ArFlow {
                         );
                     }
                 }
-                ContextSink::Shared(de) => {
-                    for (s, row) in de[t * h..(t + 1) * h].iter_mut().zip(b.de.chunks_exact(np)) {
-                        *s += row.iter().sum::<f64>();
-                    }
-                }
+                ContextSink::Shared(de) => add_row_sums(b.de, np, &mut de[t * h..(t + 1) * h]),
             }
         }
     }

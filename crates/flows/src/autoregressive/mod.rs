@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 mod batch;
 mod elementwise;
+mod train;
 mod wrap;
 
 use batch::{BLOCK, BlockContext, ContextSink};
@@ -62,6 +63,10 @@ pub(crate) struct ArFlow {
     /// computes with; see `made_batch`), and `work[k] = params[sorted_from[k]]`.
     work: Vec<f64>,
     sorted_from: Vec<usize>,
+    /// Whether a parameter is free (not a masked weight): in the layout, and at
+    /// each position of the sorted order.
+    free: Vec<bool>,
+    free_sorted: Vec<bool>,
 }
 
 struct Layout {
@@ -69,6 +74,8 @@ struct Layout {
     masked: Vec<usize>,
     len: usize,
     sorted_from: Vec<usize>,
+    free: Vec<bool>,
+    free_sorted: Vec<bool>,
 }
 
 fn layout(shape: &ArShape, d: usize, c: usize) -> Result<Layout, FlowError> {
@@ -94,11 +101,18 @@ fn layout(shape: &ArShape, d: usize, c: usize) -> Result<Layout, FlowError> {
     for m in &mades {
         m.sorted_index_map(&mut sorted_from);
     }
+    let mut free = vec![true; alloc.len];
+    for &i in &masked {
+        free[i] = false;
+    }
+    let free_sorted = sorted_from.iter().map(|&i| free[i]).collect();
     Ok(Layout {
         mades,
         masked,
         len: alloc.len,
         sorted_from,
+        free,
+        free_sorted,
     })
 }
 
@@ -144,6 +158,8 @@ impl ArFlow {
             params,
             work,
             sorted_from: lay.sorted_from,
+            free: lay.free,
+            free_sorted: lay.free_sorted,
         })
     }
     pub(crate) fn state(&self) -> ArState {
@@ -189,6 +205,8 @@ impl ArFlow {
             params: s.params,
             work,
             sorted_from: lay.sorted_from,
+            free: lay.free,
+            free_sorted: lay.free_sorted,
         })
     }
     pub(crate) fn set_parameters(&mut self, params: &[f64]) -> Result<(), FlowError> {
@@ -566,47 +584,5 @@ impl ArFlow {
             self.x_z.inverse(&cur, out.row_mut(k));
         }
         Ok(out)
-    }
-    pub(crate) fn loss_grad(
-        &self,
-        xs: RowsView<'_>,
-        contexts: RowsView<'_>,
-        grad: &mut [f64],
-    ) -> Result<f64, FlowError> {
-        if xs.is_empty() {
-            return Err(FlowError::Empty { what: "xs" });
-        }
-        if xs.as_slice().iter().any(|v| !v.is_finite()) {
-            return Err(FlowError::NonFinite { what: "xs" });
-        }
-        check_len(grad, self.params.len(), "grad")?;
-
-        let n_params = self.params.len();
-        let total = with_scratch(n_params + self.block_len(xs.len()), |s| {
-            // The gradient in the sorted order first, then back to the layout.
-            let (gs, s) = s.split_at_mut(n_params);
-            gs.fill(0.0);
-            let mut total = 0.0;
-            for start in (0..xs.len()).step_by(BLOCK) {
-                let end = (start + BLOCK).min(xs.len());
-                let mut b = self.carve(s, end - start);
-                self.load_block_x(xs.slice(start, end), &mut b, None);
-                let ctx = BlockContext::PerRow(contexts.slice(start, end));
-                self.forward_block(end - start, ctx, &mut b);
-                total += b.logq[..end - start].iter().sum::<f64>();
-                self.backward_block(end - start, &mut b, Some(&mut *gs), ContextSink::Train);
-            }
-            // sorted_from is a permutation: every entry of grad is written.
-            let scale = -1.0 / xs.len() as f64;
-            for (g, &i) in gs.iter().zip(&self.sorted_from) {
-                grad[i] = g * scale;
-            }
-            total
-        });
-        let n = xs.len() as f64;
-        for &i in &self.masked {
-            grad[i] = 0.0;
-        }
-        Ok(-(total / n + self.x_z.log_abs_det()))
     }
 }

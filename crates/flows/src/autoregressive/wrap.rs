@@ -56,6 +56,33 @@ macro_rules! delegate_to_flow {
                 $crate::categorical::check_batch(self, xs, contexts, xs.len())?;
                 self.flow.loss_grad(xs, contexts, grad)
             }
+            fn loss_grad_internal(
+                &self,
+                xs: $crate::RowsView<'_>,
+                contexts: $crate::RowsView<'_>,
+                grad: &mut [f64],
+            ) -> Result<f64, $crate::FlowError> {
+                $crate::categorical::check_batch(self, xs, contexts, xs.len())?;
+                self.flow.loss_grad_internal(xs, contexts, grad)
+            }
+            fn grad_from_internal(
+                &self,
+                internal: &[f64],
+                grad: &mut [f64],
+            ) -> Result<(), $crate::FlowError> {
+                let n = self.flow.params.len();
+                $crate::rows::check_len(internal, n, "internal gradient")?;
+                $crate::rows::check_len(grad, n, "grad")?;
+                self.flow.grad_from_sorted(internal, grad);
+                Ok(())
+            }
+            fn adam_step(
+                &mut self,
+                adam: &mut $crate::Adam,
+                grad: &[f64],
+            ) -> Result<(), $crate::FlowError> {
+                self.flow.adam_step(adam, grad)
+            }
         }
     };
 }

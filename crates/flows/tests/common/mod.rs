@@ -282,3 +282,69 @@ pub fn small_mnle_config() -> MnleConfig {
         ..MnleConfig::new(0, 1)
     }
 }
+
+/// The training loop's fast path gives exactly the default path's numbers: block
+/// gradients in the internal order, summed with weights and converted once, equal
+/// the weighted sum of `loss_grad`s bit for bit, and `adam_step` equals
+/// `Adam::step` on a copy followed by `set_parameters`. A gradient that would move a
+/// masked weight (all ones) or is NaN is an error that leaves the parameters as
+/// they were.
+pub fn check_internal_training_path<T: Trainable + Clone>(
+    q: &T,
+    xs: RowsView<'_>,
+    contexts: RowsView<'_>,
+) -> Result<(), String> {
+    let n = xs.len();
+    let cut = [(0, n / 3), (n / 3, n)];
+    let w = |a: usize, b: usize| (b - a) as f64 / n as f64;
+    let mut internal = vec![0.0; q.internal_grad_len()];
+    let mut sum = vec![0.0; internal.len()];
+    let mut want = vec![0.0; q.parameters().len()];
+    let mut one = want.clone();
+    for (a, b) in cut {
+        let (x, c) = (xs.slice(a, b), contexts.slice(a, b));
+        let l1 = q
+            .loss_grad_internal(x, c, &mut internal)
+            .map_err(|e| e.to_string())?;
+        let l2 = q.loss_grad(x, c, &mut one).map_err(|e| e.to_string())?;
+        if l1 != l2 {
+            return Err(format!("losses {l1} vs {l2}"));
+        }
+        for (t, v) in sum.iter_mut().zip(&internal) {
+            *t += w(a, b) * v;
+        }
+        for (t, v) in want.iter_mut().zip(&one) {
+            *t += w(a, b) * v;
+        }
+    }
+    let mut grad = vec![0.0; want.len()];
+    q.grad_from_internal(&sum, &mut grad)
+        .map_err(|e| e.to_string())?;
+    if grad != want {
+        return Err("the converted sum differs from the sum of loss_grad".into());
+    }
+    let config = flows::AdamConfig::default();
+    let mut fast = q.clone();
+    let mut adam = flows::Adam::new(config, grad.len()).map_err(|e| e.to_string())?;
+    let mut slow_adam = adam.clone();
+    let mut slow = q.clone();
+    for _ in 0..3 {
+        fast.adam_step(&mut adam, &grad)
+            .map_err(|e| e.to_string())?;
+        let mut p = slow.parameters().to_vec();
+        slow_adam.step(&mut p, &grad).map_err(|e| e.to_string())?;
+        slow.set_parameters(&p).map_err(|e| e.to_string())?;
+    }
+    if fast.parameters() != slow.parameters() || fast.parameters() == q.parameters() {
+        return Err("adam_step differs from Adam::step + set_parameters".into());
+    }
+    let before = fast.parameters().to_vec();
+    let mut nan = grad.clone();
+    nan[0] = f64::NAN;
+    for bad in [vec![1.0; grad.len()], nan] {
+        if fast.adam_step(&mut adam, &bad).is_ok() || fast.parameters() != before {
+            return Err("a bad gradient was applied".into());
+        }
+    }
+    Ok(())
+}
