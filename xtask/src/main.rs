@@ -29,9 +29,11 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  validate [--quick] [CHECK...]  run the validation checks (all, or the named ones),
+  validate [--quick] [--ddm-sims N] [CHECK...]
+                                 run the validation checks (all, or the named ones),
                                  print a table, write target/validate/report.{md,json};
-                                 --quick is the CI-sized run
+                                 --quick is the CI-sized run; --ddm-sims N sets the
+                                 DDM MNLE's simulations (default 10^5, --quick 2*10^4)
   validate --list                list the registered checks
   tidy                           check the repository rules (docs, macros, manifests,
                                  crate layering, file length)

@@ -40,6 +40,8 @@ impl Check {
 pub(crate) struct Ctx {
     /// CI-sized run: fewer draws, fewer simulations, fewer repetitions.
     pub(crate) quick: bool,
+    /// The DDM MNLE's simulation budget, if the command line sets one.
+    pub(crate) ddm_sims: Option<usize>,
     /// This check's own output folder, `target/validate/<check>/`; created on
     /// demand by [`Ctx::output_path`].
     pub(crate) out_dir: PathBuf,
@@ -88,6 +90,7 @@ impl Ctx {
             .join(check);
         Ctx {
             quick: true,
+            ddm_sims: None,
             out_dir,
             progress: Progress { multi: None },
         }
@@ -220,15 +223,35 @@ pub(crate) struct Options {
     pub(crate) list: bool,
     /// Run only these checks (all when empty).
     pub(crate) only: Vec<String>,
+    /// `--ddm-sims N`: the DDM MNLE's simulation budget instead of the run's default.
+    pub(crate) ddm_sims: Option<usize>,
 }
+
+/// The smallest `--ddm-sims`: the training loop's batch of 200 and a 10% validation
+/// split need some rows; below this the MNLE is not worth checking.
+const MIN_DDM_SIMS: usize = 1000;
 
 impl Options {
     pub(crate) fn parse(args: &[String]) -> anyhow::Result<Self> {
         let mut opts = Options::default();
-        for arg in args {
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => opts.quick = true,
                 "--list" => opts.list = true,
+                "--ddm-sims" => {
+                    let v = args
+                        .next()
+                        .ok_or_else(|| anyhow::anyhow!("`--ddm-sims` needs a number"))?;
+                    let n: usize = v
+                        .replace('_', "")
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("`--ddm-sims {v}`: not a whole number"))?;
+                    if n < MIN_DDM_SIMS {
+                        bail!("`--ddm-sims {n}`: at least {MIN_DDM_SIMS}");
+                    }
+                    opts.ddm_sims = Some(n);
+                }
                 flag if flag.starts_with('-') => bail!("`validate`: unknown option `{flag}`"),
                 name => opts.only.push(name.to_string()),
             }
@@ -257,6 +280,7 @@ pub(crate) fn run(root: &Path, opts: &Options) -> anyhow::Result<bool> {
         let spinner = progress.spinner(format!("[{}/{}] {}", i + 1, selected.len(), check.name));
         let ctx = Ctx {
             quick: opts.quick,
+            ddm_sims: opts.ddm_sims,
             out_dir: out_dir.join(check.name),
             progress: progress.clone(),
         };
@@ -492,10 +516,21 @@ mod tests {
             Options {
                 quick: true,
                 list: false,
-                only: vec!["cookie-data".into()]
+                only: vec!["cookie-data".into()],
+                ddm_sims: None,
             }
         );
         assert!(Options::parse(&args(&["--fast"])).is_err());
+        let o = Options::parse(&args(&["--ddm-sims", "1_000_000", "ddm-hierarchical"])).unwrap();
+        assert_eq!(o.ddm_sims, Some(1_000_000));
+        assert_eq!(o.only, vec!["ddm-hierarchical".to_string()]);
+        for bad in [
+            &["--ddm-sims"][..],
+            &["--ddm-sims", "lots"],
+            &["--ddm-sims", "999"],
+        ] {
+            assert!(Options::parse(&args(bad)).is_err(), "{bad:?}");
+        }
         assert!(select(checks::ALL, &["no-such-check".into()]).is_err());
         assert_eq!(select(checks::ALL, &[]).unwrap().len(), checks::ALL.len());
     }
