@@ -25,30 +25,32 @@ pub(crate) type Span = (usize, usize);
 /// C (m × n) += A (m × k) · B (k × n); `n` a multiple of [`LANES`]. Row i of A is
 /// zero outside columns `spans[i]`, so those products are skipped.
 pub(crate) fn gemm_nn(
-    (m, k, n): (usize, usize, usize),
+    shape: (usize, usize, usize),
     a: &[f64],
     b: &[f64],
     c: &mut [f64],
     spans: &[Span],
 ) {
-    debug_assert_eq!(n % LANES, 0);
-    debug_assert_eq!(spans.len(), m);
-    Arch::new().dispatch(Nn {
-        spans,
-        m,
-        n,
-        a: &a[..m * k],
-        a_strides: (k, 1),
-        b: &b[..k * n],
-        c: &mut c[..m * n],
-    });
+    dispatch_nn(shape, (shape.1, 1), a, b, c, spans);
 }
 
 /// C (m × n) += Aᵀ · B for A (k × m): [`gemm_nn`] with A read by columns, the
 /// same products in the same order as `gemm_nn` of the transposed A. Column i of
 /// A is zero outside rows `spans[i]`.
 pub(crate) fn gemm_tn(
+    shape: (usize, usize, usize),
+    a: &[f64],
+    b: &[f64],
+    c: &mut [f64],
+    spans: &[Span],
+) {
+    dispatch_nn(shape, (1, shape.0), a, b, c, spans);
+}
+
+/// [`gemm_nn`] with A's element (i, j) at `a[i * a_strides.0 + j * a_strides.1]`.
+fn dispatch_nn(
     (m, k, n): (usize, usize, usize),
+    a_strides: (usize, usize),
     a: &[f64],
     b: &[f64],
     c: &mut [f64],
@@ -61,7 +63,7 @@ pub(crate) fn gemm_tn(
         m,
         n,
         a: &a[..m * k],
-        a_strides: (1, m),
+        a_strides,
         b: &b[..k * n],
         c: &mut c[..m * n],
     });
