@@ -313,12 +313,15 @@ impl<'a> Split<'a> {
             .zip(jac.iter_mut())
             .enumerate()
         {
+            let shift = self.delay.map_or(0.0, |j| t[j]);
             let (_, j) = self
                 .row(x, t, ys.row_mut(i))
                 .ok_or(FlowError::OutOfSupport {
-                    value: *x
+                    // the first continuous value outside the map's domain, else the
+                    // discrete value
+                    value: *x[..self.dc]
                         .iter()
-                        .find(|v| !v.is_finite() || (self.map.log && **v <= 0.0))
+                        .find(|&&v| self.map.forward(v - shift).is_none())
                         .unwrap_or(&x[self.dc]),
                     reason: "discrete value outside its range, or a continuous value not above \
                          the delay / not positive under the log transform",
