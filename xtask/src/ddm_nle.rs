@@ -36,11 +36,17 @@ pub(crate) struct TrainedMnle {
     pub(crate) report: TrainingReport,
     /// Simulations requested.
     pub(crate) n_sims: usize,
+    /// The seed of the simulations, split, initial weights and batches.
+    pub(crate) seed: u64,
     /// Simulations excluded (reaching the DDM's time limit counts as `failed`).
     pub(crate) invalid: InvalidCounts,
     /// Wall-clock seconds of the simulations.
     pub(crate) simulation_seconds: f64,
 }
+
+/// The training seed (simulations, validation split, initial weights, batches)
+/// unless `--ddm-seed` sets another.
+const SEED: u64 = 9;
 
 static TRAINED: OnceLock<Result<TrainedMnle, String>> = OnceLock::new();
 
@@ -59,7 +65,7 @@ fn train(ctx: &Ctx) -> anyhow::Result<TrainedMnle> {
         .unwrap_or(if ctx.quick { N_SIMS_QUICK } else { N_SIMS_FULL });
     let task = Ddm::new();
     let config = TrainConfig {
-        seed: 9,
+        seed: ctx.ddm_seed.unwrap_or(SEED),
         lr_decay: Some(LR_DECAY),
         ..TrainConfig::default()
     };
@@ -86,6 +92,7 @@ fn train(ctx: &Ctx) -> anyhow::Result<TrainedMnle> {
         estimator,
         report,
         n_sims,
+        seed: config.seed,
         invalid: sims.invalid,
         simulation_seconds,
     })
@@ -195,6 +202,7 @@ pub(crate) fn training(ctx: &Ctx) -> anyhow::Result<Outcome> {
     let r = &t.report;
     let mut metrics = vec![
         Metric::info("simulations", t.n_sims as f64),
+        Metric::info("training seed", t.seed as f64),
         Metric::equals("excluded simulations", t.invalid.total() as f64, 0.0),
         Metric::info("simulation time (s)", t.simulation_seconds),
         Metric::info("epochs", r.history.len() as f64),
@@ -290,9 +298,10 @@ pub(crate) fn training(ctx: &Ctx) -> anyhow::Result<Outcome> {
         0.0,
     ));
     let summary = format!(
-        "{} sims ({} excluded), {} epochs, val loss {:.4}, {:.1} s; |ΔP(upper)| mean {:.3}, interior max {:.3}, max {worst:.3} at θ = {at:?}; max median rt error {:.1}%",
+        "{} sims ({} excluded, seed {}), {} epochs, val loss {:.4}, {:.1} s; |ΔP(upper)| mean {:.3}, interior max {:.3}, max {worst:.3} at θ = {at:?}; max median rt error {:.1}%",
         t.n_sims,
         t.invalid.total(),
+        t.seed,
         r.history.len(),
         r.best_validation_loss,
         r.seconds,

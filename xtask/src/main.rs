@@ -29,11 +29,12 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  validate [--quick] [--ddm-sims N] [CHECK...]
+  validate [--quick] [--ddm-sims N] [--ddm-seed N] [CHECK...]
                                  run the validation checks (all, or the named ones),
                                  print a table, write target/validate/report.{md,json};
                                  --quick is the CI-sized run; --ddm-sims N sets the
-                                 DDM MNLE's simulations (default 10^5, --quick 2*10^4)
+                                 DDM MNLE's simulations (default 10^5, --quick 2*10^4),
+                                 --ddm-seed N its training seed (default 9)
   validate --list                list the registered checks
   tidy                           check the repository rules (docs, macros, manifests,
                                  crate layering, file length)

@@ -42,6 +42,8 @@ pub(crate) struct Ctx {
     pub(crate) quick: bool,
     /// The DDM MNLE's simulation budget, if the command line sets one.
     pub(crate) ddm_sims: Option<usize>,
+    /// The DDM MNLE's training seed, if the command line sets one.
+    pub(crate) ddm_seed: Option<u64>,
     /// This check's own output folder, `target/validate/<check>/`; created on
     /// demand by [`Ctx::output_path`].
     pub(crate) out_dir: PathBuf,
@@ -91,6 +93,7 @@ impl Ctx {
         Ctx {
             quick: true,
             ddm_sims: None,
+            ddm_seed: None,
             out_dir,
             progress: Progress { multi: None },
         }
@@ -225,6 +228,10 @@ pub(crate) struct Options {
     pub(crate) only: Vec<String>,
     /// `--ddm-sims N`: the DDM MNLE's simulation budget instead of the run's default.
     pub(crate) ddm_sims: Option<usize>,
+    /// `--ddm-seed N`: the DDM MNLE's seed (simulations, validation split,
+    /// initial weights, batches) instead of the default, to see the spread of a
+    /// trained estimator's results across seeds.
+    pub(crate) ddm_seed: Option<u64>,
 }
 
 /// The smallest `--ddm-sims`: the training loop's batch of 200 and a 10% validation
@@ -240,24 +247,27 @@ impl Options {
                 "--quick" => opts.quick = true,
                 "--list" => opts.list = true,
                 "--ddm-sims" => {
-                    let v = args
-                        .next()
-                        .ok_or_else(|| anyhow::anyhow!("`--ddm-sims` needs a number"))?;
-                    let n: usize = v
-                        .replace('_', "")
-                        .parse()
-                        .map_err(|_| anyhow::anyhow!("`--ddm-sims {v}`: not a whole number"))?;
+                    let n: usize = number(args.next(), arg)?;
                     if n < MIN_DDM_SIMS {
                         bail!("`--ddm-sims {n}`: at least {MIN_DDM_SIMS}");
                     }
                     opts.ddm_sims = Some(n);
                 }
+                "--ddm-seed" => opts.ddm_seed = Some(number(args.next(), arg)?),
                 flag if flag.starts_with('-') => bail!("`validate`: unknown option `{flag}`"),
                 name => opts.only.push(name.to_string()),
             }
         }
         Ok(opts)
     }
+}
+
+/// The whole number after `flag` (underscores allowed: `1_000_000`).
+fn number<T: std::str::FromStr>(value: Option<&String>, flag: &str) -> anyhow::Result<T> {
+    let v = value.ok_or_else(|| anyhow::anyhow!("`{flag}` needs a number"))?;
+    v.replace('_', "")
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`{flag} {v}`: not a whole number"))
 }
 
 /// Runs the selected checks, prints the table, writes the report; returns
@@ -281,6 +291,7 @@ pub(crate) fn run(root: &Path, opts: &Options) -> anyhow::Result<bool> {
         let ctx = Ctx {
             quick: opts.quick,
             ddm_sims: opts.ddm_sims,
+            ddm_seed: opts.ddm_seed,
             out_dir: out_dir.join(check.name),
             progress: progress.clone(),
         };
@@ -518,16 +529,22 @@ mod tests {
                 list: false,
                 only: vec!["cookie-data".into()],
                 ddm_sims: None,
+                ddm_seed: None,
             }
         );
         assert!(Options::parse(&args(&["--fast"])).is_err());
         let o = Options::parse(&args(&["--ddm-sims", "1_000_000", "ddm-hierarchical"])).unwrap();
         assert_eq!(o.ddm_sims, Some(1_000_000));
         assert_eq!(o.only, vec!["ddm-hierarchical".to_string()]);
+        let o = Options::parse(&args(&["--ddm-seed", "3", "--quick"])).unwrap();
+        assert_eq!((o.ddm_seed, o.quick), (Some(3), true));
         for bad in [
             &["--ddm-sims"][..],
             &["--ddm-sims", "lots"],
             &["--ddm-sims", "999"],
+            &["--ddm-seed"],
+            &["--ddm-seed", "-1"],
+            &["--ddm-seed", "1.5"],
         ] {
             assert!(Options::parse(&args(bad)).is_err(), "{bad:?}");
         }
