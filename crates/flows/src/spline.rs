@@ -24,21 +24,29 @@ pub(crate) struct Spline {
     pub(crate) input_scale: f64,
 }
 
-/// Knots of one spline: cumulative widths and heights, and knot derivatives.
+/// Knots of one spline: cumulative widths and heights, and knot derivatives; per
+/// bin its height, slope and inverse width (the rows' maps only look these up).
 pub(crate) struct Knots {
     sw: [f64; MAX_BINS],
     sh: [f64; MAX_BINS],
     cw: [f64; MAX_BINS + 1],
     ch: [f64; MAX_BINS + 1],
     d: [f64; MAX_BINS + 1],
+    h: [f64; MAX_BINS],
+    s: [f64; MAX_BINS],
+    w_inv: [f64; MAX_BINS],
 }
 
-/// softmax(x · scale) into `out`.
 /// Adjoints of a spline's knots: of the two softmax outputs and of the knot
-/// derivatives.
+/// derivatives. A knot position c_i is a sum over the bins before it, so a row in
+/// bin i adds its c_i adjoint to every earlier bin's width (height): it is kept as
+/// one entry per bin (`cw`, `ch`) and summed over the later bins once, in
+/// [`Spline::params_backward`].
 pub(crate) struct KnotGrad {
     w: [f64; MAX_BINS],
     h: [f64; MAX_BINS],
+    cw: [f64; MAX_BINS],
+    ch: [f64; MAX_BINS],
     d: [f64; MAX_BINS + 1],
 }
 
@@ -47,9 +55,34 @@ impl KnotGrad {
         Self {
             w: [0.0; MAX_BINS],
             h: [0.0; MAX_BINS],
+            cw: [0.0; MAX_BINS],
+            ch: [0.0; MAX_BINS],
             d: [0.0; MAX_BINS + 1],
         }
     }
+}
+
+/// One input's place in a spline and the rational quadratic's parts there: what
+/// the forward map computes and the reverse mode reuses.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Local {
+    /// Inside [−B, B] (else the identity, and the rest is unset).
+    inside: bool,
+    i: usize,
+    w_inv: f64,
+    h: f64,
+    s: f64,
+    d0: f64,
+    d1: f64,
+    xi: f64,
+    t: f64,
+    num: f64,
+    den: f64,
+    pp: f64,
+    /// The output v.
+    pub(crate) v: f64,
+    /// dv/du (1 outside): products of these over transforms need one logarithm.
+    pub(crate) slope: f64,
 }
 
 fn softmax(x: &[f64], scale: f64, out: &mut [f64]) {
@@ -76,6 +109,9 @@ impl Spline {
             cw: [0.0; MAX_BINS + 1],
             ch: [0.0; MAX_BINS + 1],
             d: [1.0; MAX_BINS + 1],
+            h: [0.0; MAX_BINS],
+            s: [0.0; MAX_BINS],
+            w_inv: [0.0; MAX_BINS],
         };
         softmax(&p[..k], self.input_scale, &mut kn.sw[..k]);
         softmax(&p[k..2 * k], self.input_scale, &mut kn.sh[..k]);
@@ -91,6 +127,10 @@ impl Spline {
         // d₀ = d_K = min + softplus(ln(e^{1−min} − 1)) = 1: linear tails join smoothly.
         for j in 1..k {
             kn.d[j] = MIN_DERIVATIVE + softplus(p[2 * k + j - 1]);
+        }
+        for j in 0..k {
+            let (w, h) = (kn.cw[j + 1] - kn.cw[j], kn.ch[j + 1] - kn.ch[j]);
+            (kn.h[j], kn.s[j], kn.w_inv[j]) = (h, h / w, 1.0 / w);
         }
         kn
     }
@@ -114,19 +154,47 @@ impl Spline {
     /// (v, log dv/du) at `u` for precomputed knots.
     #[inline]
     pub(crate) fn forward_with(&self, kn: &Knots, u: f64) -> (f64, f64) {
+        let l = self.local(kn, u);
+        (l.v, l.slope.ln())
+    }
+    /// The forward map at `u` for precomputed knots, with the parts
+    /// [`Spline::backward_local`] needs.
+    #[inline]
+    pub(crate) fn local(&self, kn: &Knots, u: f64) -> Local {
         if !self.inside(u) {
-            return (u, 0.0);
+            return Local {
+                v: u,
+                slope: 1.0,
+                ..Local::default()
+            };
         }
         let i = self.bin(&kn.cw, u);
-        let (w, h) = (kn.cw[i + 1] - kn.cw[i], kn.ch[i + 1] - kn.ch[i]);
-        let s = h / w;
+        let (w_inv, h, s) = (kn.w_inv[i], kn.h[i], kn.s[i]);
         let (d0, d1) = (kn.d[i], kn.d[i + 1]);
-        let xi = (u - kn.cw[i]) / w;
+        let xi = (u - kn.cw[i]) * w_inv;
         let t = xi * (1.0 - xi);
         let num = h * (s * xi * xi + d0 * t);
         let den = s + (d0 + d1 - 2.0 * s) * t;
-        let dnum = s * s * (d1 * xi * xi + 2.0 * s * t + d0 * (1.0 - xi) * (1.0 - xi));
-        (kn.ch[i] + num / den, dnum.ln() - 2.0 * den.ln())
+        let pp = d1 * xi * xi + 2.0 * s * t + d0 * (1.0 - xi) * (1.0 - xi);
+        let den_inv = 1.0 / den;
+        // dv/du = s² pp / den²: the quotient rule on num/den with ξ = (u − c_i)/w.
+        let slope = s * s * pp * den_inv * den_inv;
+        Local {
+            inside: true,
+            i,
+            w_inv,
+            h,
+            s,
+            d0,
+            d1,
+            xi,
+            t,
+            num,
+            den,
+            pp,
+            v: kn.ch[i] + num * den_inv,
+            slope,
+        }
     }
     /// Reverse mode of L = v̄ · v + log dv/du: writes ∂L/∂p into `dp` (length
     /// `n_params`) and returns ∂L/∂u.
@@ -137,31 +205,36 @@ impl Spline {
         }
         let kn = self.knots(p);
         let mut g = KnotGrad::new();
-        let du = self.backward_with(&kn, u, vbar, &mut g);
+        let du = self.backward_local(&self.local(&kn, u), vbar, &mut g);
         self.params_backward(p, &kn, &g, dp);
         du
     }
-    /// Reverse mode of L = v̄ · v + log dv/du at precomputed knots: **adds** the
-    /// adjoints of the knots into `g`, returns ∂L/∂u.
+    /// Reverse mode of L = v̄ · v + log dv/du at the point `l` of
+    /// [`Spline::local`]: **adds** the adjoints of the knots into `g`, returns ∂L/∂u.
     #[inline]
-    pub(crate) fn backward_with(&self, kn: &Knots, u: f64, vbar: f64, g: &mut KnotGrad) -> f64 {
-        if !self.inside(u) {
+    pub(crate) fn backward_local(&self, l: &Local, vbar: f64, g: &mut KnotGrad) -> f64 {
+        if !l.inside {
             return vbar;
         }
-        let b = self.tail_bound;
-        let i = self.bin(&kn.cw, u);
-        let (w, h) = (kn.cw[i + 1] - kn.cw[i], kn.ch[i + 1] - kn.ch[i]);
-        let s = h / w;
-        let (d0, d1) = (kn.d[i], kn.d[i + 1]);
-        let xi = (u - kn.cw[i]) / w;
-        let t = xi * (1.0 - xi);
-        let num = h * (s * xi * xi + d0 * t);
-        let den = s + (d0 + d1 - 2.0 * s) * t;
-        let pp = d1 * xi * xi + 2.0 * s * t + d0 * (1.0 - xi) * (1.0 - xi);
+        let Local {
+            i,
+            w_inv,
+            h,
+            s,
+            d0,
+            d1,
+            xi,
+            t,
+            num,
+            den,
+            pp,
+            ..
+        } = *l;
         let dnum = s * s * pp;
         // adjoints of the local quantities
-        let num_b = vbar / den;
-        let den_b = -vbar * num / (den * den) - 2.0 / den;
+        let den_inv = 1.0 / den;
+        let num_b = vbar * den_inv;
+        let den_b = -(num_b * num + 2.0) * den_inv;
         let dnum_b = 1.0 / dnum;
         let mut h_b = num_b * (s * xi * xi + d0 * t);
         let mut s_b = num_b * h * xi * xi;
@@ -179,17 +252,16 @@ impl Spline {
         xi_b += dnum_b * s * s * (2.0 * d1 * xi - 2.0 * d0 * (1.0 - xi));
         xi_b += t_b * (1.0 - 2.0 * xi);
         let ch_b = vbar;
-        h_b += s_b / w;
-        let mut w_b = -s_b * h / (w * w);
-        let u_b = xi_b / w;
-        let cw_b = -xi_b / w;
-        w_b += -xi_b * xi / w;
-        // W_j = 2B·w_j, c_i = −B + ∑_{j<i} W_j, with w = min + shrink · softmax.
-        let shrink = 2.0 * b * (1.0 - MIN_BIN * self.bins as f64);
-        for j in 0..i {
-            g.w[j] += cw_b * shrink;
-            g.h[j] += ch_b * shrink;
-        }
+        // s = h/w, ξ = (u − c_i)/w.
+        h_b += s_b * w_inv;
+        let u_b = xi_b * w_inv;
+        let w_b = -(s_b * s + xi_b * xi) * w_inv;
+        let cw_b = -u_b;
+        // W_j = 2B·w_j, c_i = −B + ∑_{j<i} W_j, with w = min + shrink · softmax: c_i's
+        // adjoint reaches every j < i, summed in `params_backward`.
+        let shrink = 2.0 * self.tail_bound * (1.0 - MIN_BIN * self.bins as f64);
+        g.cw[i] += cw_b * shrink;
+        g.ch[i] += ch_b * shrink;
         g.w[i] += w_b * shrink;
         g.h[i] += h_b * shrink;
         g.d[i] += d0_b;
@@ -200,7 +272,14 @@ impl Spline {
     /// softplus of the inner derivatives): writes `dp`.
     pub(crate) fn params_backward(&self, p: &[f64], kn: &Knots, g: &KnotGrad, dp: &mut [f64]) {
         let k = self.bins;
-        for (gs, sm, off) in [(&g.w, &kn.sw, 0), (&g.h, &kn.sh, k)] {
+        for (own, later, sm, off) in [(&g.w, &g.cw, &kn.sw, 0), (&g.h, &g.ch, &kn.sh, k)] {
+            // Bin j's adjoint: its own, plus the knot adjoints of the bins after it.
+            let mut gs = [0.0; MAX_BINS];
+            let mut acc = 0.0;
+            for j in (0..k).rev() {
+                gs[j] = own[j] + acc;
+                acc += later[j];
+            }
             let dot: f64 = (0..k).map(|j| gs[j] * sm[j]).sum();
             for j in 0..k {
                 dp[off + j] = sm[j] * (gs[j] - dot) * self.input_scale;

@@ -25,7 +25,7 @@ pub(crate) use wrap::{delegate_to_flow, fit_zscores};
 use crate::made::{Made, MadeShape, Sinks};
 use crate::nn::{Activation, Alloc, with_scratch};
 use crate::rows::{check_finite_vec, check_len, check_rows};
-use crate::spline::{KnotGrad, Knots};
+use crate::spline::{KnotGrad, Knots, Local};
 use crate::{FlowError, Rows, RowsView, ZScore};
 
 /// ½ ln 2π.
@@ -474,18 +474,23 @@ impl ArFlow {
                 // Knots once per transform (the softmaxes are most of a spline's cost).
                 let knots: Vec<Knots> = (0..nt).map(|t| sp.knots(out(t))).collect();
                 let mut grads: Vec<KnotGrad> = (0..nt).map(|_| KnotGrad::new()).collect();
+                // Each transform's place in its spline, kept for the reverse pass.
+                let mut locals = vec![Local::default(); nt];
                 for (i, x) in xs.as_slice().iter().enumerate() {
                     let mut u = (x - mu) / sd;
-                    for (t, ut) in us.iter_mut().enumerate() {
-                        *ut = u;
-                        let (v, ld) = sp.forward_with(&knots[t], u);
-                        u = v;
-                        total += ld;
+                    // ∏ dv/du over the transforms, one logarithm per row: a spline's
+                    // slope is bounded away from 0 by the minimum bin size and knot
+                    // derivative (10⁻³), so the product of a few stays far inside f64.
+                    let mut slope = 1.0;
+                    for (l, kn) in locals.iter_mut().zip(&knots) {
+                        *l = sp.local(kn, u);
+                        u = l.v;
+                        slope *= l.slope;
                     }
-                    total -= 0.5 * u * u + HALF_LN_2PI;
+                    total += slope.ln() - (0.5 * u * u + HALF_LN_2PI);
                     let mut ub = -u;
-                    for t in (0..nt).rev() {
-                        ub = sp.backward_with(&knots[t], us[t], ub, &mut grads[t]);
+                    for (l, g) in locals.iter().zip(grads.iter_mut()).rev() {
+                        ub = sp.backward_local(l, ub, g);
                     }
                     if let Some((g, _)) = grad_x.as_mut() {
                         g[i] = ub / sd;
