@@ -403,13 +403,14 @@ impl ConditionalDensity for Mnle {
         let split = self.split();
         let rc = self.network_context(context);
         let c = rc.len();
-        // Counting sort of the rows by discrete value: one flow call per value.
+        // Counting sort of the rows by discrete value: one flow call per value. The
+        // flow inputs are made once, in row order, and then moved to sorted order.
         let mut idx = vec![0usize; n];
         let mut start = vec![0usize; k + 1];
-        let mut y = vec![0.0; dc];
+        let mut y_rows = vec![0.0; n * dc];
         let mut total = 0.0;
-        for (i, x) in xs.iter().enumerate() {
-            match split.row(x, context, &mut y) {
+        for (i, (x, y)) in xs.iter().zip(y_rows.chunks_exact_mut(dc)).enumerate() {
+            match split.row(x, context, y) {
                 Some((j, jac)) => {
                     idx[i] = j;
                     start[j + 1] += 1;
@@ -427,10 +428,10 @@ impl ConditionalDensity for Mnle {
         // With a delay: t = x_c − delay per flow input, in the same order as `ys`.
         let shift = self.config.delay.map(|j| context[j]);
         let mut ts = vec![0.0; if shift.is_some() { n * dc } else { 0 }];
-        for (i, x) in xs.iter().enumerate() {
+        for (i, (x, y)) in xs.iter().zip(y_rows.chunks_exact(dc)).enumerate() {
             let p = fill[idx[i]];
             fill[idx[i]] += 1;
-            split.row(x, context, &mut ys[p * dc..(p + 1) * dc]);
+            ys[p * dc..(p + 1) * dc].copy_from_slice(y);
             dcol[p] = x[dc];
             if let Some(d) = shift {
                 for (t, xc) in ts[p * dc..(p + 1) * dc].iter_mut().zip(&x[..dc]) {
