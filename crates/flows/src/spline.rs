@@ -77,7 +77,9 @@ pub(crate) struct Local {
     xi: f64,
     t: f64,
     num: f64,
-    den: f64,
+    /// 1/den and 1/dnum (dnum = s² pp), from one division.
+    den_inv: f64,
+    dnum_inv: f64,
     pp: f64,
     /// The output v.
     pub(crate) v: f64,
@@ -176,9 +178,12 @@ impl Spline {
         let num = h * (s * xi * xi + d0 * t);
         let den = s + (d0 + d1 - 2.0 * s) * t;
         let pp = d1 * xi * xi + 2.0 * s * t + d0 * (1.0 - xi) * (1.0 - xi);
-        let den_inv = 1.0 / den;
-        // dv/du = s² pp / den²: the quotient rule on num/den with ξ = (u − c_i)/w.
-        let slope = s * s * pp * den_inv * den_inv;
+        // dv/du = dnum / den² with dnum = s² pp: the quotient rule on num/den with
+        // ξ = (u − c_i)/w. One division gives 1/den and 1/dnum (the reverse mode's).
+        let dnum = s * s * pp;
+        let q = 1.0 / (den * den * dnum);
+        let (den_inv, dnum_inv) = (q * dnum * den, q * den * den);
+        let slope = dnum * den_inv * den_inv;
         Local {
             inside: true,
             i,
@@ -190,7 +195,8 @@ impl Spline {
             xi,
             t,
             num,
-            den,
+            den_inv,
+            dnum_inv,
             pp,
             v: kn.ch[i] + num * den_inv,
             slope,
@@ -226,16 +232,15 @@ impl Spline {
             xi,
             t,
             num,
-            den,
+            den_inv,
+            dnum_inv,
             pp,
             ..
         } = *l;
-        let dnum = s * s * pp;
         // adjoints of the local quantities
-        let den_inv = 1.0 / den;
         let num_b = vbar * den_inv;
         let den_b = -(num_b * num + 2.0) * den_inv;
-        let dnum_b = 1.0 / dnum;
+        let dnum_b = dnum_inv;
         let mut h_b = num_b * (s * xi * xi + d0 * t);
         let mut s_b = num_b * h * xi * xi;
         let mut d0_b = num_b * h * t;

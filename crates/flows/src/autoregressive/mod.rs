@@ -474,26 +474,42 @@ impl ArFlow {
                 // Knots once per transform (the softmaxes are most of a spline's cost).
                 let knots: Vec<Knots> = (0..nt).map(|t| sp.knots(out(t))).collect();
                 let mut grads: Vec<KnotGrad> = (0..nt).map(|_| KnotGrad::new()).collect();
-                // Each transform's place in its spline, kept for the reverse pass.
-                let mut locals = vec![Local::default(); nt];
-                for (i, x) in xs.as_slice().iter().enumerate() {
-                    let mut u = (x - mu) / sd;
+                // Each transform's place in its spline, kept for the reverse pass. Rows
+                // go LANES at a time, transform by transform, so that the rows' chains of
+                // dependent divisions overlap; each knot adjoint still sums rows in order.
+                const LANES: usize = 4;
+                let mut locals = vec![Local::default(); nt * LANES];
+                for (c, chunk) in xs.as_slice().chunks(LANES).enumerate() {
+                    let m = chunk.len();
+                    let mut u = [0.0; LANES];
                     // ∏ dv/du over the transforms, one logarithm per row: a spline's
                     // slope is bounded away from 0 by the minimum bin size and knot
                     // derivative (10⁻³), so the product of a few stays far inside f64.
-                    let mut slope = 1.0;
-                    for (l, kn) in locals.iter_mut().zip(&knots) {
-                        *l = sp.local(kn, u);
-                        u = l.v;
-                        slope *= l.slope;
+                    let mut slope = [1.0; LANES];
+                    for (ur, x) in u.iter_mut().zip(chunk) {
+                        *ur = (x - mu) / sd;
                     }
-                    total += slope.ln() - (0.5 * u * u + HALF_LN_2PI);
-                    let mut ub = -u;
-                    for (l, g) in locals.iter().zip(grads.iter_mut()).rev() {
-                        ub = sp.backward_local(l, ub, g);
+                    for (kn, ls) in knots.iter().zip(locals.chunks_exact_mut(LANES)) {
+                        for r in 0..m {
+                            ls[r] = sp.local(kn, u[r]);
+                            u[r] = ls[r].v;
+                            slope[r] *= ls[r].slope;
+                        }
+                    }
+                    let mut ub = [0.0; LANES];
+                    for r in 0..m {
+                        total += slope[r].ln() - (0.5 * u[r] * u[r] + HALF_LN_2PI);
+                        ub[r] = -u[r];
+                    }
+                    for (ls, g) in locals.chunks_exact(LANES).zip(grads.iter_mut()).rev() {
+                        for r in 0..m {
+                            ub[r] = sp.backward_local(&ls[r], ub[r], g);
+                        }
                     }
                     if let Some((g, _)) = grad_x.as_mut() {
-                        g[i] = ub / sd;
+                        for (gi, b) in g[c * LANES..c * LANES + m].iter_mut().zip(&ub) {
+                            *gi = b / sd;
+                        }
                     }
                 }
                 for t in 0..nt {
