@@ -177,7 +177,7 @@ mod tests {
 
     /// tanh (`vmath`, the only tanh of the networks) and its vectorized form (fused
     /// multiply-adds where available) against the standard library: relative error
-    /// below 1e-15 (their 2 ulp is 4.4e-16).
+    /// below 1e-15 (tanh's 3 ulp, `vmath`'s test, are at most 6.7e-16 relative).
     #[test]
     fn tanh_is_accurate() {
         let mut worst: f64 = 0.0;

@@ -558,6 +558,39 @@ impl Trainable for Mnle {
         let lc = self.flow.loss_grad(ys.view(), fctx.view(), gc)?;
         Ok(ld + lc - jac.iter().sum::<f64>() / xs.len() as f64)
     }
+    // The internal order: the discrete part's gradient as it is, then the flow's
+    // in its own internal order (converted once per step, not once per block).
+    fn internal_grad_len(&self) -> usize {
+        self.discrete.parameters().len() + self.flow.internal_grad_len()
+    }
+    fn loss_grad_internal(
+        &self,
+        xs: RowsView<'_>,
+        contexts: RowsView<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, FlowError> {
+        check_loss_batch(self, xs, contexts, grad, self.internal_grad_len())?;
+        let (ys, jac, fctx) = self.split().training(xs, contexts)?;
+        let reduced = reduce(self.config.delay, contexts)?;
+        let dctx = reduced.as_ref().map_or(contexts, Rows::view);
+        let dcol: Vec<f64> = xs.iter().map(|x| x[self.flow.x_dim()]).collect();
+        let nd = self.discrete.parameters().len();
+        let (gd, gc) = grad.split_at_mut(nd);
+        let ld = self
+            .discrete
+            .loss_grad_internal(RowsView::new(&dcol, 1)?, dctx, gd)?;
+        let lc = self.flow.loss_grad_internal(ys.view(), fctx.view(), gc)?;
+        Ok(ld + lc - jac.iter().sum::<f64>() / xs.len() as f64)
+    }
+    fn grad_from_internal(&self, internal: &[f64], grad: &mut [f64]) -> Result<(), FlowError> {
+        crate::rows::check_len(internal, self.internal_grad_len(), "internal gradient")?;
+        crate::rows::check_len(grad, self.params.len(), "grad")?;
+        let nd = self.discrete.parameters().len();
+        let (id, ic) = internal.split_at(nd);
+        let (gd, gc) = grad.split_at_mut(nd);
+        self.discrete.grad_from_internal(id, gd)?;
+        self.flow.grad_from_internal(ic, gc)
+    }
 }
 
 impl Persist for Mnle {

@@ -246,6 +246,24 @@ fn training_recovers_the_simulator() {
     );
 }
 
+/// The training loop's internal-order gradient gives the default path's numbers
+/// exactly (the discrete part as it is, the flow's in its sorted order), with the
+/// one reaction time and with a second positive column (a 2-D flow, whose sorted
+/// order is not the layout's); with a delay in `mnle_delay.rs`.
+#[test]
+fn internal_training_path_matches_the_default_path() {
+    let (x, theta) = simulate(150, 13);
+    let wide = common::rows_from(150, 3, |i, r| {
+        r[0] = x.row(i)[0];
+        r[1] = (0.3 * i as f64).sin().exp();
+        r[2] = x.row(i)[1];
+    });
+    for x in [x, wide] {
+        let q = Mnle::new(&config(), x.view(), theta.view(), 14).unwrap();
+        common::check_internal_training_path(&q, x.view(), theta.view()).unwrap();
+    }
+}
+
 #[test]
 fn save_load_gives_identical_log_probabilities() {
     let q = estimator(13, 1.5);

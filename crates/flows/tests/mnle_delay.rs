@@ -110,6 +110,17 @@ proptest! {
     }
 }
 
+/// The training loop's internal-order gradient gives the default path's numbers
+/// exactly, with the delay and with the delay and a tail scale.
+#[test]
+fn internal_training_path_matches_the_default_path() {
+    let (x, theta) = simulate(150, 13);
+    for config in [config(), tail_config()] {
+        let q = Mnle::new(&config, x.view(), theta.view(), 14).unwrap();
+        common::check_internal_training_path(&q, x.view(), theta.view()).unwrap();
+    }
+}
+
 #[test]
 fn at_or_below_the_delay_there_is_no_mass() {
     let q = estimator(8, 1.0);
