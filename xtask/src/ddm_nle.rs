@@ -105,8 +105,9 @@ fn train(ctx: &Ctx) -> anyhow::Result<TrainedMnle> {
 ///   Wiener density is;
 /// - the flow models ln t − s/t with s = [`TAIL_SCALE`] (`MnleConfig::tail_scale`)
 ///   instead of ln t, so that below the spline range the density vanishes like
-///   e^{−c/t²}, as fast as the Wiener density's e^{−c/t}, instead of as a Gaussian
-///   in ln t;
+///   e^{−c/t²} (at least as fast as the Wiener density's e^{−c/t}; faster, which
+///   makes a steep wall for τ at the fastest response: see
+///   `ddm_hier::QUICK_MNLE_DIVERGENCES`) instead of as a Gaussian in ln t;
 /// - the spline covers ±[`NSF_TAIL_BOUND`] sds of the (z-scored) flow input instead
 ///   of sbi's ±3: under ln t − s/t the fastest decision times lie far out on the
 ///   left, and beyond the bound the flow is not learned at all.
