@@ -155,6 +155,41 @@ impl Mnle {
             .log_prob(&[value], &self.network_context(context))
     }
     /// θ as the networks see it: without the delay coordinate, if any.
+    /// The training loss and its gradient, in parameter order or (`internal`) in
+    /// the parts' internal orders.
+    fn loss_grad_in(
+        &self,
+        xs: RowsView<'_>,
+        contexts: RowsView<'_>,
+        grad: &mut [f64],
+        internal: bool,
+    ) -> Result<f64, FlowError> {
+        let len = if internal {
+            self.internal_grad_len()
+        } else {
+            self.params.len()
+        };
+        check_loss_batch(self, xs, contexts, grad, len)?;
+        let (ys, jac, fctx) = self.split().training(xs, contexts)?;
+        let reduced = reduce(self.config.delay, contexts)?;
+        let dctx = reduced.as_ref().map_or(contexts, Rows::view);
+        let dcol: Vec<f64> = xs.iter().map(|x| x[self.flow.x_dim()]).collect();
+        let dcol = RowsView::new(&dcol, 1)?;
+        let nd = self.discrete.parameters().len();
+        let (gd, gc) = grad.split_at_mut(nd);
+        let (ld, lc) = if internal {
+            (
+                self.discrete.loss_grad_internal(dcol, dctx, gd)?,
+                self.flow.loss_grad_internal(ys.view(), fctx.view(), gc)?,
+            )
+        } else {
+            (
+                self.discrete.loss_grad(dcol, dctx, gd)?,
+                self.flow.loss_grad(ys.view(), fctx.view(), gc)?,
+            )
+        };
+        Ok(ld + lc - jac.iter().sum::<f64>() / xs.len() as f64)
+    }
     fn network_context(&self, context: &[f64]) -> Vec<f64> {
         let mut rc = vec![0.0; self.discrete.context_dim()];
         reduce_row(self.config.delay, context, &mut rc);
@@ -545,18 +580,7 @@ impl Trainable for Mnle {
         contexts: RowsView<'_>,
         grad: &mut [f64],
     ) -> Result<f64, FlowError> {
-        check_loss_batch(self, xs, contexts, grad, self.params.len())?;
-        let (ys, jac, fctx) = self.split().training(xs, contexts)?;
-        let reduced = reduce(self.config.delay, contexts)?;
-        let dctx = reduced.as_ref().map_or(contexts, Rows::view);
-        let dcol: Vec<f64> = xs.iter().map(|x| x[self.flow.x_dim()]).collect();
-        let nd = self.discrete.parameters().len();
-        let (gd, gc) = grad.split_at_mut(nd);
-        let ld = self
-            .discrete
-            .loss_grad(RowsView::new(&dcol, 1)?, dctx, gd)?;
-        let lc = self.flow.loss_grad(ys.view(), fctx.view(), gc)?;
-        Ok(ld + lc - jac.iter().sum::<f64>() / xs.len() as f64)
+        self.loss_grad_in(xs, contexts, grad, false)
     }
     // The internal order: the discrete part's gradient as it is, then the flow's
     // in its own internal order (converted once per step, not once per block).
@@ -569,18 +593,7 @@ impl Trainable for Mnle {
         contexts: RowsView<'_>,
         grad: &mut [f64],
     ) -> Result<f64, FlowError> {
-        check_loss_batch(self, xs, contexts, grad, self.internal_grad_len())?;
-        let (ys, jac, fctx) = self.split().training(xs, contexts)?;
-        let reduced = reduce(self.config.delay, contexts)?;
-        let dctx = reduced.as_ref().map_or(contexts, Rows::view);
-        let dcol: Vec<f64> = xs.iter().map(|x| x[self.flow.x_dim()]).collect();
-        let nd = self.discrete.parameters().len();
-        let (gd, gc) = grad.split_at_mut(nd);
-        let ld = self
-            .discrete
-            .loss_grad_internal(RowsView::new(&dcol, 1)?, dctx, gd)?;
-        let lc = self.flow.loss_grad_internal(ys.view(), fctx.view(), gc)?;
-        Ok(ld + lc - jac.iter().sum::<f64>() / xs.len() as f64)
+        self.loss_grad_in(xs, contexts, grad, true)
     }
     fn grad_from_internal(&self, internal: &[f64], grad: &mut [f64]) -> Result<(), FlowError> {
         crate::rows::check_len(internal, self.internal_grad_len(), "internal gradient")?;
