@@ -154,7 +154,6 @@ impl Mnle {
         self.discrete
             .log_prob(&[value], &self.network_context(context))
     }
-    /// θ as the networks see it: without the delay coordinate, if any.
     /// The training loss and its gradient, in parameter order or (`internal`) in
     /// the parts' internal orders.
     fn loss_grad_in(
@@ -190,6 +189,7 @@ impl Mnle {
         };
         Ok(ld + lc - jac.iter().sum::<f64>() / xs.len() as f64)
     }
+    /// θ as the networks see it: without the delay coordinate, if any.
     fn network_context(&self, context: &[f64]) -> Vec<f64> {
         let mut rc = vec![0.0; self.discrete.context_dim()];
         reduce_row(self.config.delay, context, &mut rc);
@@ -348,15 +348,18 @@ impl<'a> Split<'a> {
             .zip(jac.iter_mut())
             .enumerate()
         {
-            let shift = self.delay.map_or(0.0, |j| t[j]);
+            // The error is built only for a row outside the support.
             let (_, j) = self
                 .row(x, t, ys.row_mut(i))
-                .ok_or(FlowError::OutOfSupport {
+                .ok_or_else(|| FlowError::OutOfSupport {
                     // the first continuous value outside the map's domain, else the
                     // discrete value
                     value: *x[..self.dc]
                         .iter()
-                        .find(|&&v| self.map.forward(v - shift).is_none())
+                        .find(|&&v| {
+                            let shift = self.delay.map_or(0.0, |j| t[j]);
+                            self.map.forward(v - shift).is_none()
+                        })
                         .unwrap_or(&x[self.dc]),
                     reason: "discrete value outside its range, or a continuous value not above \
                          the delay / not positive under the log transform",
