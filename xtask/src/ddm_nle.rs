@@ -25,7 +25,8 @@ use crate::validate::{Ctx, Metric, Outcome};
 /// epochs, 85.5 s (quiet machine).
 const N_SIMS_FULL: usize = 100_000;
 /// Simulations of `--quick`, sized for the CI budget: measured 64 epochs, 45 s of
-/// training (45 s of CPU) at load ~4 on the shared 2-core machine.
+/// training (45 s of CPU) at load ~4 on the shared 2-core machine; with the spline
+/// bound 5 and the faster spline rows, 84 epochs, 12–17 s in CI.
 const N_SIMS_QUICK: usize = 20_000;
 
 /// The trained MNLE and how it was made, shared by the checks of one `validate` run.
@@ -123,10 +124,10 @@ fn train(ctx: &Ctx) -> anyhow::Result<TrainedMnle> {
 /// | delay, tail s = 0.05 s, two decays (spline bound 3) | 0.759 / 0.609 | w +1.36, τ −0.52, a −0.02 | 0 divergences, R-hat 1.004 |
 /// | the same, `--ddm-sims 1000000` | 0.615 / – | w +0.25, a −0.54, τ +0.01 | – |
 /// | the same at 10⁵, spline bound 5 (this) | 0.629 / 0.669 | w +0.16, τ −0.46, a −0.19 | 0 divergences, 95 leapfrog steps per draw |
-/// | the same, `--ddm-seed 1` | 0.774 / 0.751 | a −1.09, w +1.03, τ +0.63 | – |
-/// | the same, `--ddm-seed 2` | 0.635 / 0.657 | τ −0.80, v_sigma −0.30, a +0.27 | – |
-/// | the same, `--ddm-sims 1000000` | **0.574** / – | a −0.38, w +0.29, v_mu −0.16, τ +0.05 | – |
-/// | this, after the faster spline rows and the training chunks of 100 (last bits) | 0.627 / 0.654 | τ −0.56, w +0.24, v_sigma +0.20 | – |
+/// | bound 5, `--ddm-seed 1` | 0.774 / 0.751 | a −1.09, w +1.03, τ +0.63 | – |
+/// | bound 5, `--ddm-seed 2` | 0.635 / 0.657 | τ −0.80, v_sigma −0.30, a +0.27 | – |
+/// | bound 5, `--ddm-sims 1000000` (seed 9) | **0.574** / – | a −0.38, w +0.29, v_mu −0.16, τ +0.05 | – |
+/// | bound 5, seed 9, after the faster spline rows and the training chunks of 100 (last bits) | 0.627 / 0.654 | τ −0.56, w +0.24, v_sigma +0.20 | 1 divergence at target acceptance 0.95 |
 ///
 /// With 10⁶ simulations (89 epochs, 1433 s of training at load 2–4) the KL(p ‖ q)
 /// per trial at the four θ is 0.0002–0.0032 nats (10⁵: 0.0009–0.0044) and the
